@@ -1,0 +1,105 @@
+/*
+ * util.h: errors, checked allocation, checked number parsing, temporary
+ * output files. Every other module builds on these.
+ *
+ * Error convention (libarchive, git): library functions return 0 on success
+ * and -1 on failure after recording a message with mp_error(); only cmd/
+ * decides to die. Messages are lowercase, no trailing period, subjects in
+ * 'single quotes': "member 'x' is truncated".
+ */
+#ifndef MEMPROBE_UTIL_H
+#define MEMPROBE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdnoreturn.h>
+
+#if defined(__GNUC__)
+#define MP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MP_PRINTF(f, a)
+#endif
+
+/* The running tool's name, for messages ("corrupt"); set by mp_init(). */
+extern const char *mp_progname;
+
+/* Call first in every main: sets mp_progname from argv[0], installs the
+ * SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers that remove registered temporary
+ * files, and makes stdout fully buffered. */
+void mp_init(int argc, char **argv);
+
+/* Record an error message (printf-style) for the caller; returns -1 so that
+ * library code can write `return mp_error("...", ...);`. A later call
+ * replaces the message. Thread-local. */
+int mp_error(const char *fmt, ...) MP_PRINTF(1, 2);
+/* Prefix the recorded message: "CONTEXT: old message". Returns -1. */
+int mp_error_prefix(const char *fmt, ...) MP_PRINTF(1, 2);
+/* The last recorded message ("unknown error" if none). */
+const char *mp_errmsg(void);
+
+/* "TOOL: message\n" on stderr, remove temporary files, exit(1). */
+noreturn void die(const char *fmt, ...) MP_PRINTF(1, 2);
+/* die("%s", mp_errmsg()) */
+noreturn void die_lib(void);
+/* "TOOL: message\n" on stderr, continue. */
+void warn(const char *fmt, ...) MP_PRINTF(1, 2);
+/* Usage error: "TOOL: message\n" (if fmt) then the usage line, exit(2). */
+noreturn void die_usage(const char *usage, const char *fmt, ...) MP_PRINTF(2, 3);
+
+/* A broken internal invariant is a bug: abort loudly. */
+#define MP_ASSERT(x) \
+	do { if (!(x)) mp_assert_fail(#x, __FILE__, __LINE__); } while (0)
+noreturn void mp_assert_fail(const char *expr, const char *file, int line);
+
+/* Checked allocation: out of memory is fatal ("TOOL: out of memory"). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* nmemb * size, dying on overflow (an overflowing request is a bug or an
+ * absurd input that a caller should have rejected with mp_mul_size). */
+void *xmallocarray(size_t nmemb, size_t size);
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+/* printf into a fresh string. */
+char *xasprintf(const char *fmt, ...) MP_PRINTF(1, 2);
+/* 64-byte aligned allocation (free with free()); zeroed. */
+void *xaligned_calloc(size_t nmemb, size_t size);
+
+/* *out = a * b; returns -1 (no message) on overflow of size_t. */
+int mp_mul_size(size_t a, size_t b, size_t *out);
+
+/* Checked parsing: the whole string must be a number in [min, max];
+ * on failure records "invalid NAME 'S'" style message and returns -1. */
+int parse_long(const char *s, long min, long max, long *out);
+int parse_double(const char *s, double min, double max, double *out);
+
+/* Temporary output files: an output FILE is written as FILE.tmp.XXXXXX in
+ * the same directory and renamed over FILE only when complete. Registered
+ * temporaries are unlinked by die() and by the signal handlers. */
+/* Create and open a temporary beside `path`; returns fd, *tmp_out gets a
+ * malloc'd name. */
+int mp_tmp_create(const char *path, char **tmp_out);
+/* fsync-free rename of tmp over path, then unregister; -1 on failure. */
+int mp_tmp_commit(const char *tmp, const char *path);
+/* Unlink and unregister. */
+void mp_tmp_discard(const char *tmp);
+
+/* Close stdout checking for errors (a full disk or a closed pipe must show
+ * in the exit status); dies on failure. Call at the end of main. */
+void mp_close_stdout(void);
+
+/* Set when SIGINT/SIGTERM arrived while a handler is deferred by
+ * mp_defer_signals(1): long loops poll it and stop cleanly. */
+extern volatile int mp_interrupted;
+/* 1: SIGINT/SIGTERM only set mp_interrupted (the tool must check it);
+ * 0 (default): they remove temporaries and kill the process. */
+void mp_defer_signals(int on);
+
+/* Progress on stderr, only when stderr is a terminal. */
+int mp_stderr_is_tty(void);
+
+/* Monotonic seconds. */
+double mp_now(void);
+
+#endif

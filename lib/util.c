@@ -1,0 +1,342 @@
+/*
+ * util.c: error recording, checked allocation and parsing, temporary output
+ * files that never survive a failure, and signal handling around them.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *mp_progname = "memprobe";
+volatile int mp_interrupted;
+
+static _Thread_local char errbuf[1024];
+static _Thread_local int errset;
+
+int mp_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+	errset = 1;
+	return -1;
+}
+
+int mp_error_prefix(const char *fmt, ...)
+{
+	char prefix[512], old[sizeof errbuf];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	va_end(ap);
+	memcpy(old, errset ? errbuf : "unknown error", sizeof old);
+	old[sizeof old - 1] = '\0';
+	snprintf(errbuf, sizeof errbuf, "%s: %s", prefix, old);
+	errset = 1;
+	return -1;
+}
+
+const char *mp_errmsg(void)
+{
+	return errset ? errbuf : "unknown error";
+}
+
+/* Registered temporaries. A fixed table keeps the signal handler
+ * async-signal-safe: it only reads paths and calls unlink(). */
+#define MAX_TMP 64
+static char *tmp_paths[MAX_TMP];
+
+static void tmp_unlink_all(void)
+{
+	for (int i = 0; i < MAX_TMP; i++)
+		if (tmp_paths[i])
+			unlink(tmp_paths[i]);
+}
+
+static volatile int deferring;
+
+static void on_signal(int sig)
+{
+	if (deferring && (sig == SIGINT || sig == SIGTERM)) {
+		mp_interrupted = 1;
+		return;
+	}
+	tmp_unlink_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void mp_defer_signals(int on)
+{
+	deferring = on;
+}
+
+void mp_init(int argc, char **argv)
+{
+	(void)argc;
+	if (argv && argv[0]) {
+		const char *s = strrchr(argv[0], '/');
+		mp_progname = s ? s + 1 : argv[0];
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", mp_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	tmp_unlink_all();
+	exit(1);
+}
+
+void die_lib(void)
+{
+	die("%s", mp_errmsg());
+}
+
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void die_usage(const char *usage, const char *fmt, ...)
+{
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vmsg(fmt, ap);
+		va_end(ap);
+	}
+	fprintf(stderr, "usage: %s\n", usage);
+	tmp_unlink_all();
+	exit(2);
+}
+
+void mp_assert_fail(const char *expr, const char *file, int line)
+{
+	fprintf(stderr, "%s: internal error: assertion '%s' failed at %s:%d\n",
+		mp_progname, expr, file, line);
+	tmp_unlink_all();
+	abort();
+}
+
+static void *oom(void)
+{
+	die("out of memory");
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	return p ? p : oom();
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	return p ? p : oom();
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	return q ? q : oom();
+}
+
+int mp_mul_size(size_t a, size_t b, size_t *out)
+{
+	if (b && a > SIZE_MAX / b)
+		return -1;
+	*out = a * b;
+	return 0;
+}
+
+void *xmallocarray(size_t nmemb, size_t size)
+{
+	size_t n;
+	if (mp_mul_size(nmemb, size, &n))
+		die("allocation size overflows (%zu x %zu)", nmemb, size);
+	return xmalloc(n);
+}
+
+void *xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (mp_mul_size(nmemb, size, &n))
+		die("allocation size overflows (%zu x %zu)", nmemb, size);
+	return xrealloc(p, n);
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xmalloc(n), s, n);
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	MP_ASSERT(n >= 0);
+	char *s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void *xaligned_calloc(size_t nmemb, size_t size)
+{
+	size_t n;
+	void *p;
+	if (mp_mul_size(nmemb, size, &n))
+		die("allocation size overflows (%zu x %zu)", nmemb, size);
+	n = (n + 63) & ~(size_t)63;
+	if (posix_memalign(&p, 64, n ? n : 64))
+		return oom();
+	memset(p, 0, n);
+	return p;
+}
+
+int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno == ERANGE)
+		return mp_error("'%s' is not an integer", s);
+	if (v < min || v > max)
+		return mp_error("'%s' is out of range [%ld, %ld]", s, min, max);
+	*out = v;
+	return 0;
+}
+
+int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno == ERANGE || isnan(v))
+		return mp_error("'%s' is not a number", s);
+	if (v < min || v > max)
+		return mp_error("'%s' is out of range [%g, %g]", s, min, max);
+	*out = v;
+	return 0;
+}
+
+static void tmp_register(char *path)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < MAX_TMP; i++)
+		if (!tmp_paths[i]) {
+			tmp_paths[i] = path;
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			return;
+		}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	die("too many temporary files");
+}
+
+static void tmp_unregister(const char *path)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < MAX_TMP; i++)
+		if (tmp_paths[i] && !strcmp(tmp_paths[i], path)) {
+			char *p = tmp_paths[i];
+			tmp_paths[i] = NULL;
+			free(p);
+			break;
+		}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int mp_tmp_create(const char *path, char **tmp_out)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return mp_error("cannot create '%s': %s", path, strerror(e));
+	}
+	/* Output files get the usual 0666 & ~umask, not mkstemp's 0600. */
+	mode_t um = umask(0);
+	umask(um);
+	fchmod(fd, 0666 & ~um);
+	tmp_register(xstrdup(tmp));
+	*tmp_out = tmp;
+	return fd;
+}
+
+int mp_tmp_commit(const char *tmp, const char *path)
+{
+	if (rename(tmp, path)) {
+		int e = errno;
+		mp_tmp_discard(tmp);
+		return mp_error("cannot rename to '%s': %s", path, strerror(e));
+	}
+	tmp_unregister(tmp);
+	return 0;
+}
+
+void mp_tmp_discard(const char *tmp)
+{
+	unlink(tmp);
+	tmp_unregister(tmp);
+}
+
+void mp_close_stdout(void)
+{
+	int bad = ferror(stdout);
+	if (fclose(stdout) || bad) {
+		if (errno == EPIPE)
+			die("write error: broken pipe");
+		die("write error on standard output: %s", strerror(errno ? errno : EIO));
+	}
+}
+
+int mp_stderr_is_tty(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+double mp_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
