@@ -39,6 +39,8 @@ LIB_OBJ  = $(patsubst lib/%.c,build/lib/%.o,$(LIB_SRC))
 LIB      = build/libmemprobe.a
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNITS    = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+TOOLS_SRC = $(wildcard tests/tools/*.c)
+TEST_TOOLS = $(patsubst tests/tools/%.c,build/tests/tools/%,$(TOOLS_SRC))
 BENCH_SRC = $(wildcard bench/*.c)
 BENCHES  = $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 MAN1     = $(wildcard man/*.1)
@@ -59,13 +61,16 @@ bin/%: cmd/%.c $(LIB) $(wildcard include/*.h) | bin
 build/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB) | build/tests
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+build/tests/tools/%: tests/tools/%.c $(LIB) | build/tests/tools
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 build/bench/%: bench/%.c $(LIB) | build/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-bin build/lib build/tests build/bench:
+bin build/lib build/tests build/tests/tools build/bench:
 	mkdir -p $@
 
-units: $(UNITS)
+units: $(UNITS) $(TEST_TOOLS)
 benches: $(BENCHES)
 
 # check bootstraps first (packages and data), then builds and runs every

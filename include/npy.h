@@ -1,6 +1,6 @@
 /*
- * npy.h: NumPy .npy array headers (format 1.0, 2.0 and 3.0 on read; 1.0, or
- * 2.0 when the header needs it, on write).
+ * npy.h: NumPy .npy array headers (format 1.0, 2.0 and 3.0 on read; 1.0 on
+ * write, since the headers written here are always short).
  *
  * Supported dtypes: '<f4' '<f8' '<i4' '<i8' '|u1' (also '<u1'), C order.
  * Anything else (big-endian, object, Fortran order, other kinds) is rejected

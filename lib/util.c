@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,9 +39,17 @@ int mp_error_prefix(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
-	memcpy(old, errset ? errbuf : "unknown error", sizeof old);
-	old[sizeof old - 1] = '\0';
-	snprintf(errbuf, sizeof errbuf, "%s: %s", prefix, old);
+	snprintf(old, sizeof old, "%s", errset ? errbuf : "unknown error");
+	size_t pl = strlen(prefix);
+	if (pl > sizeof errbuf - 3)
+		pl = sizeof errbuf - 3;
+	memcpy(errbuf, prefix, pl);
+	memcpy(errbuf + pl, ": ", 2);
+	size_t ol = strlen(old), room = sizeof errbuf - pl - 3;
+	if (ol > room)
+		ol = room;
+	memcpy(errbuf + pl + 2, old, ol);
+	errbuf[pl + 2 + ol] = '\0';
 	errset = 1;
 	return -1;
 }

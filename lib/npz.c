@@ -1,0 +1,1028 @@
+/*
+ * npz.c: NPZ streams over libarchive, strictly sequential (no seeks), so
+ * every tool reads and writes pipes as well as files.
+ *
+ * Reader: libarchive's streamable zip reader behind our own read callback.
+ * The callback sees every byte of the input, which lets us insist on what
+ * libarchive's streaming reader does not check: that the stream really ends
+ * with a zip end-of-central-directory record (a stream cut between two
+ * members is truncated, not short) and that the directory lists as many
+ * members as we read.
+ *
+ * Writer: libarchive's zip writer behind our own write callback, which holds
+ * the first NPZ_STDOUT_HOLD bytes of a stdout stream in memory so that an
+ * early failure writes nothing at all.
+ */
+#include "npz.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define READ_CHUNK ((size_t)1 << 20)
+/* The end-of-central-directory record: 22 bytes plus a comment of at most
+ * 65535 bytes, so the record starts within the last 65557 bytes. */
+#define TAIL_CAP (22 + 65535)
+
+struct npz_reader {
+	struct archive *a;
+	char *path;              /* for messages */
+	int fd, own_fd;
+
+	/* read callback state */
+	unsigned char *buf;      /* READ_CHUNK */
+	size_t first_len;        /* bytes of the first chunk not yet handed over */
+	int eof;
+	unsigned char *tail;     /* last bytes of the input, TAIL_CAP */
+	size_t tail_len;
+	int io_errno;
+
+	/* current member */
+	char name[256];
+	int have_member, is_array;
+	struct npy_header h;
+	uint64_t remaining;      /* array bytes still to deliver */
+	const unsigned char *blk;/* current libarchive data block */
+	size_t blk_len;
+	int data_eof;            /* libarchive said the entry's data ended */
+	size_t members;
+	int failed, done;
+};
+
+static void tail_push(struct npz_reader *r, const unsigned char *p, size_t n)
+{
+	if (n >= TAIL_CAP) {
+		memcpy(r->tail, p + n - TAIL_CAP, TAIL_CAP);
+		r->tail_len = TAIL_CAP;
+		return;
+	}
+	if (r->tail_len + n > TAIL_CAP) {
+		size_t drop = r->tail_len + n - TAIL_CAP;
+		memmove(r->tail, r->tail + drop, r->tail_len - drop);
+		r->tail_len -= drop;
+	}
+	memcpy(r->tail + r->tail_len, p, n);
+	r->tail_len += n;
+}
+
+static ssize_t fill(struct npz_reader *r)
+{
+	ssize_t n;
+	do
+		n = read(r->fd, r->buf, READ_CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		r->io_errno = errno;
+		return -1;
+	}
+	if (n == 0)
+		r->eof = 1;
+	tail_push(r, r->buf, (size_t)n);
+	return n;
+}
+
+static ssize_t read_cb(struct archive *a, void *data, const void **out)
+{
+	struct npz_reader *r = data;
+	(void)a;
+	*out = r->buf;
+	if (r->first_len) {
+		ssize_t n = (ssize_t)r->first_len;
+		r->first_len = 0;
+		return n;
+	}
+	if (r->eof)
+		return 0;
+	ssize_t n = fill(r);
+	if (n < 0) {
+		archive_set_error(a, r->io_errno, "read error: %s",
+				  strerror(r->io_errno));
+		return -1;
+	}
+	return n;
+}
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
+/* After libarchive reported the end: drain the input and check that it
+ * ends with an end-of-central-directory record. */
+static int check_end(struct npz_reader *r)
+{
+	while (!r->eof)
+		if (fill(r) < 0)
+			return mp_error("%s: read error: %s", r->path, strerror(r->io_errno));
+	for (size_t back = 22; back <= r->tail_len; back++) {
+		const unsigned char *p = r->tail + r->tail_len - back;
+		if (memcmp(p, "PK\005\006", 4) || 22 + le16(p + 20) != back)
+			continue;
+		uint32_t listed = le16(p + 10);
+		if (listed != 0xffff && listed != r->members)
+			return mp_error("%s: the zip directory lists %u members but %zu were read",
+					r->path, listed, r->members);
+		return 0;
+	}
+	return mp_error("%s: stream is truncated (no zip end record after member %zu)",
+			r->path, r->members);
+}
+
+static int arch_error(struct npz_reader *r, const char *what)
+{
+	const char *msg = archive_error_string(r->a);
+	r->failed = 1;
+	if (r->have_member)
+		return mp_error("%s: member '%s': %s", r->path, r->name,
+				msg ? msg : what);
+	return mp_error("%s: %s", r->path, msg ? msg : what);
+}
+
+struct npz_reader *npz_reader_open(const char *path)
+{
+	struct npz_reader *r = xcalloc(1, sizeof *r);
+	int stdin_ = !path || !strcmp(path, "-");
+
+	r->path = xstrdup(stdin_ ? "standard input" : path);
+	if (stdin_) {
+		r->fd = STDIN_FILENO;
+	} else {
+		r->fd = open(path, O_RDONLY);
+		if (r->fd < 0) {
+			mp_error("cannot open '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		r->own_fd = 1;
+	}
+	r->buf = xmalloc(READ_CHUNK);
+	r->tail = xmalloc(TAIL_CAP);
+
+	/* Look at the first bytes ourselves: libarchive's "unrecognized
+	 * archive format" says too little about an empty or text input. */
+	size_t got = 0;
+	while (got < 4 && !r->eof) {
+		ssize_t n;
+		do
+			n = read(r->fd, r->buf + got, READ_CHUNK - got);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			mp_error("%s: read error: %s", r->path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			r->eof = 1;
+		tail_push(r, r->buf + got, (size_t)n);
+		got += (size_t)n;
+	}
+	if (got == 0) {
+		mp_error("%s: empty input, not an NPZ stream", r->path);
+		goto fail;
+	}
+	if (got < 4 || memcmp(r->buf, "PK", 2) ||
+	    (memcmp(r->buf + 2, "\003\004", 2) && memcmp(r->buf + 2, "\005\006", 2))) {
+		mp_error("%s: not an NPZ stream (no zip signature)", r->path);
+		goto fail;
+	}
+	r->first_len = got;
+
+	r->a = archive_read_new();
+	archive_read_support_format_zip_streamable(r->a);
+	if (archive_read_open(r->a, r, NULL, read_cb, NULL) != ARCHIVE_OK) {
+		arch_error(r, "cannot read archive");
+		goto fail;
+	}
+	return r;
+fail:
+	npz_reader_free(r);
+	return NULL;
+}
+
+const char *npz_reader_path(const struct npz_reader *r)
+{
+	return r->path;
+}
+
+/* Next block of the current entry's data; 0 at its end. */
+static int next_block(struct npz_reader *r)
+{
+	const void *b;
+	size_t len;
+	la_int64_t off;
+	if (r->data_eof)
+		return 0;
+	int rc = archive_read_data_block(r->a, &b, &len, &off);
+	if (rc == ARCHIVE_EOF) {
+		r->data_eof = 1;
+		r->blk_len = 0;
+		return 0;
+	}
+	/* A bad CRC comes back as a warning: any non-OK is an error here. */
+	if (rc != ARCHIVE_OK)
+		return arch_error(r, "corrupt data");
+	r->blk = b;
+	r->blk_len = len;
+	return 1;
+}
+
+/* Raw bytes of the current entry, as many as are available up to n. */
+static ssize_t raw_read(struct npz_reader *r, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		if (!r->blk_len) {
+			int rc = next_block(r);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				break;
+			continue;
+		}
+		size_t k = n - got < r->blk_len ? n - got : r->blk_len;
+		memcpy((char *)buf + got, r->blk, k);
+		r->blk += k;
+		r->blk_len -= k;
+		got += k;
+	}
+	return (ssize_t)got;
+}
+
+static int read_npy_header(struct npz_reader *r)
+{
+	unsigned char pre[12];
+	ssize_t n = raw_read(r, pre, 10);
+	if (n < 0)
+		return -1;
+	if (n < 10 || memcmp(pre, "\x93NUMPY", 6))
+		return mp_error("%s: member '%s': not a .npy array (bad magic)",
+				r->path, r->name);
+	size_t hlen, plen = 10;
+	if (pre[6] == 1) {
+		hlen = le16(pre + 8);
+	} else if (pre[6] == 2 || pre[6] == 3) {
+		if (raw_read(r, pre + 10, 2) != 2)
+			return mp_error("%s: member '%s': truncated .npy header",
+					r->path, r->name);
+		hlen = le16(pre + 8) | (size_t)le16(pre + 10) << 16;
+		plen = 12;
+		if (hlen > (1u << 20))
+			return mp_error("%s: member '%s': .npy header of %zu bytes is too long",
+					r->path, r->name, hlen);
+	} else {
+		return mp_error("%s: member '%s': unsupported .npy version %d.%d",
+				r->path, r->name, pre[6], pre[7]);
+	}
+	(void)plen;
+	char *dict = xmalloc(hlen + 1);
+	n = raw_read(r, dict, hlen);
+	if (n != (ssize_t)hlen) {
+		free(dict);
+		return n < 0 ? -1 : mp_error("%s: member '%s': truncated .npy header",
+					     r->path, r->name);
+	}
+	dict[hlen] = '\0';
+	int rc = npy_header_parse(dict, hlen, &r->h, r->name);
+	free(dict);
+	if (rc)
+		return mp_error_prefix("%s", r->path);
+	r->remaining = r->h.nbytes;
+	return 0;
+}
+
+/* The current member must end exactly where its header says. */
+static int finish_member(struct npz_reader *r)
+{
+	unsigned char junk[4096];
+	if (!r->have_member)
+		return 0;
+	if (r->is_array) {
+		while (r->remaining) {
+			size_t k = r->remaining < sizeof junk ? (size_t)r->remaining : sizeof junk;
+			ssize_t n = raw_read(r, junk, k);
+			if (n < 0)
+				return -1;
+			if ((size_t)n < k)
+				return mp_error("%s: member '%s' is truncated: %llu bytes missing",
+						r->path, r->name,
+						(unsigned long long)(r->remaining - (uint64_t)n));
+			r->remaining -= (uint64_t)n;
+		}
+		ssize_t n = raw_read(r, junk, 1);
+		if (n < 0)
+			return -1;
+		if (n > 0)
+			return mp_error("%s: member '%s' holds more data than its .npy header "
+					"says (a lying header, or corrupt data)", r->path, r->name);
+	} else {
+		while (raw_read(r, junk, sizeof junk) > 0)
+			;
+		if (!r->data_eof)
+			return -1;
+	}
+	r->have_member = 0;
+	return 0;
+}
+
+int npz_reader_next(struct npz_reader *r)
+{
+	struct archive_entry *e;
+	if (r->failed)
+		return -1;
+	if (r->done)
+		return 0;
+	if (finish_member(r))
+		goto fail;
+	int rc = archive_read_next_header(r->a, &e);
+	if (rc == ARCHIVE_EOF) {
+		if (check_end(r))
+			goto fail;
+		r->done = 1;
+		return 0;
+	}
+	if (rc != ARCHIVE_OK) {
+		arch_error(r, "cannot read member header");
+		goto fail;
+	}
+	const char *name = archive_entry_pathname(e);
+	if (!name || !*name || strlen(name) >= sizeof r->name) {
+		mp_error("%s: member %zu has a bad name", r->path, r->members + 1);
+		goto fail;
+	}
+	r->members++;
+	size_t nl = strlen(name);
+	r->is_array = nl > 4 && !strcmp(name + nl - 4, ".npy");
+	memcpy(r->name, name, nl + 1);
+	if (r->is_array)
+		r->name[nl - 4] = '\0';
+	r->have_member = 1;
+	r->blk_len = 0;
+	r->data_eof = 0;
+	if (r->is_array && read_npy_header(r))
+		goto fail;
+	return 1;
+fail:
+	r->failed = 1;
+	return -1;
+}
+
+const char *npz_reader_name(const struct npz_reader *r)
+{
+	return r->name;
+}
+
+int npz_reader_is_array(const struct npz_reader *r)
+{
+	return r->is_array;
+}
+
+const struct npy_header *npz_reader_header(const struct npz_reader *r)
+{
+	MP_ASSERT(r->have_member && r->is_array);
+	return &r->h;
+}
+
+ssize_t npz_reader_read(struct npz_reader *r, void *buf, size_t n)
+{
+	MP_ASSERT(r->have_member);
+	if (r->failed)
+		return -1;
+	if (r->is_array) {
+		if (n > r->remaining)
+			n = (size_t)r->remaining;
+		if (!n)
+			return 0;
+		ssize_t got = raw_read(r, buf, n);
+		if (got < 0)
+			goto fail;
+		if (got == 0) {
+			mp_error("%s: member '%s' is truncated: %llu bytes missing",
+				 r->path, r->name, (unsigned long long)r->remaining);
+			goto fail;
+		}
+		r->remaining -= (uint64_t)got;
+		return got;
+	}
+	ssize_t got = raw_read(r, buf, n);
+	if (got < 0)
+		goto fail;
+	return got;
+fail:
+	r->failed = 1;
+	return -1;
+}
+
+int npz_reader_read_exact(struct npz_reader *r, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = npz_reader_read(r, (char *)buf + got, n - got);
+		if (k < 0)
+			return -1;
+		if (k == 0) {
+			r->failed = 1;
+			return mp_error("%s: member '%s' is shorter than expected",
+					r->path, r->name);
+		}
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+int npz_reader_skip(struct npz_reader *r)
+{
+	if (finish_member(r)) {
+		r->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void *npz_reader_load(struct npz_reader *r)
+{
+	void *p = xaligned_calloc(r->h.nbytes ? r->h.nbytes : 1, 1);
+	if (npz_reader_read_exact(r, p, r->h.nbytes)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+char *npz_reader_load_text(struct npz_reader *r, size_t *len)
+{
+	size_t n = 0, cap = 4096;
+	char *s = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap >= ((size_t)64 << 20)) {
+				free(s);
+				r->failed = 1;
+				mp_error("%s: member '%s' is too long for text", r->path, r->name);
+				return NULL;
+			}
+			cap *= 2;
+			s = xrealloc(s, cap);
+		}
+		ssize_t k = npz_reader_read(r, s + n, cap - n - 1);
+		if (k < 0) {
+			free(s);
+			return NULL;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+int npz_reader_load_meta(struct npz_reader *r, struct meta *m)
+{
+	size_t len;
+	char *t = npz_reader_load_text(r, &len);
+	if (!t)
+		return -1;
+	int rc = meta_parse(m, t, len);
+	free(t);
+	return rc ? mp_error_prefix("%s", r->path) : 0;
+}
+
+/* Convert n elements of type t at src to float / double / int32. */
+static void to_f32(float *dst, const void *src, enum npy_dtype t, size_t n)
+{
+	switch (t) {
+	case NPY_F4: memcpy(dst, src, n * 4); break;
+	case NPY_F8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i]; break;
+	case NPY_I4: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int32_t *)src)[i]; break;
+	case NPY_I8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int64_t *)src)[i]; break;
+	case NPY_U1: for (size_t i = 0; i < n; i++) dst[i] = (float)((const uint8_t *)src)[i]; break;
+	}
+}
+
+static void to_f64(double *dst, const void *src, enum npy_dtype t, size_t n)
+{
+	switch (t) {
+	case NPY_F4: for (size_t i = 0; i < n; i++) dst[i] = ((const float *)src)[i]; break;
+	case NPY_F8: memcpy(dst, src, n * 8); break;
+	case NPY_I4: for (size_t i = 0; i < n; i++) dst[i] = ((const int32_t *)src)[i]; break;
+	case NPY_I8: for (size_t i = 0; i < n; i++) dst[i] = (double)((const int64_t *)src)[i]; break;
+	case NPY_U1: for (size_t i = 0; i < n; i++) dst[i] = ((const uint8_t *)src)[i]; break;
+	}
+}
+
+int npz_reader_load_i32(struct npz_reader *r, int32_t **out, size_t *count)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	if (h->dtype == NPY_F4 || h->dtype == NPY_F8)
+		return mp_error("%s: member '%s' has dtype '%s' where integers are expected",
+				r->path, r->name, npy_dtype_str(h->dtype));
+	void *raw = npz_reader_load(r);
+	if (!raw)
+		return -1;
+	int32_t *v = xaligned_calloc(h->count ? h->count : 1, sizeof *v);
+	for (size_t i = 0; i < h->count; i++) {
+		int64_t x = h->dtype == NPY_I4 ? ((int32_t *)raw)[i]
+			  : h->dtype == NPY_I8 ? ((int64_t *)raw)[i]
+			  : ((uint8_t *)raw)[i];
+		if (x < INT32_MIN || x > INT32_MAX) {
+			free(raw);
+			free(v);
+			return mp_error("%s: member '%s': value %lld at index %zu is out of range",
+					r->path, r->name, (long long)x, i);
+		}
+		v[i] = (int32_t)x;
+	}
+	free(raw);
+	*out = v;
+	if (count)
+		*count = h->count;
+	return 0;
+}
+
+int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	float *v = xaligned_calloc(h->count ? h->count : 1, sizeof *v);
+	if (npz_reader_read_rows_f32(r, v, h->ndim ? (size_t)h->shape[0] : 1)) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	if (count)
+		*count = h->count;
+	return 0;
+}
+
+static int read_rows(struct npz_reader *r, void *dst, size_t rows, int f64)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	size_t width = npy_row_count(h), isz = npy_dtype_size(h->dtype);
+	size_t n = rows * width;
+	if (!f64 && h->dtype == NPY_F4)
+		return npz_reader_read_exact(r, dst, n * 4);
+	if (f64 && h->dtype == NPY_F8)
+		return npz_reader_read_exact(r, dst, n * 8);
+	size_t chunk = 65536;
+	unsigned char *tmp = xmalloc(chunk * isz);
+	for (size_t done = 0; done < n; ) {
+		size_t k = n - done < chunk ? n - done : chunk;
+		if (npz_reader_read_exact(r, tmp, k * isz)) {
+			free(tmp);
+			return -1;
+		}
+		if (f64)
+			to_f64((double *)dst + done, tmp, h->dtype, k);
+		else
+			to_f32((float *)dst + done, tmp, h->dtype, k);
+		done += k;
+	}
+	free(tmp);
+	return 0;
+}
+
+int npz_reader_read_rows_f32(struct npz_reader *r, float *buf, size_t rows)
+{
+	return read_rows(r, buf, rows, 0);
+}
+
+int npz_reader_read_rows_f64(struct npz_reader *r, double *buf, size_t rows)
+{
+	return read_rows(r, buf, rows, 1);
+}
+
+void npz_reader_free(struct npz_reader *r)
+{
+	if (!r)
+		return;
+	if (r->a)
+		archive_read_free(r->a);
+	if (r->own_fd)
+		close(r->fd);
+	free(r->buf);
+	free(r->tail);
+	free(r->path);
+	free(r);
+}
+
+/* ---------------------------------------------------------------- writer */
+
+struct npz_writer {
+	struct archive *a;
+	char *path;              /* NULL for stdout */
+	char *tmp;
+	int fd;
+	int level;
+	/* stdout hold */
+	unsigned char *hold;
+	size_t hold_len;
+	int holding;
+	int io_errno;
+	int discard;             /* aborting: swallow whatever libarchive flushes */
+	/* current member */
+	int in_member;
+	char name[256];
+	uint64_t expect, written;
+	size_t members;
+	int failed;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int release_hold(struct npz_writer *w)
+{
+	if (!w->holding)
+		return 0;
+	w->holding = 0;
+	int rc = write_all(w->fd, w->hold, w->hold_len);
+	free(w->hold);
+	w->hold = NULL;
+	w->hold_len = 0;
+	return rc;
+}
+
+static ssize_t write_cb(struct archive *a, void *data, const void *buf, size_t n)
+{
+	struct npz_writer *w = data;
+	if (w->discard)
+		return (ssize_t)n;
+	if (w->holding) {
+		if (w->hold_len + n <= NPZ_STDOUT_HOLD) {
+			memcpy(w->hold + w->hold_len, buf, n);
+			w->hold_len += n;
+			return (ssize_t)n;
+		}
+		if (release_hold(w))
+			goto fail;
+	}
+	if (write_all(w->fd, buf, n))
+		goto fail;
+	return (ssize_t)n;
+fail:
+	w->io_errno = errno;
+	archive_set_error(a, errno, "write error: %s", strerror(errno));
+	return -1;
+}
+
+static int wr_error(struct npz_writer *w, const char *what)
+{
+	const char *msg = archive_error_string(w->a);
+	w->failed = 1;
+	return mp_error("%s%s%s%s: %s", w->path ? w->path : "standard output",
+			w->in_member ? ": member '" : "", w->in_member ? w->name : "",
+			w->in_member ? "'" : "", msg ? msg : what);
+}
+
+int npz_level_parse(const char *s, int *level)
+{
+	long v;
+	if (parse_long(s, 0, 9, &v))
+		return mp_error("compression level '%s' is not 0 (store) to 9", s);
+	*level = (int)v;
+	return 0;
+}
+
+int npz_level_default(void)
+{
+	const char *s = getenv("MEMPROBE_COMPRESS");
+	int level = NPZ_LEVEL_DEFAULT;
+	if (s && *s && !npz_level_parse(s, &level))
+		return level;
+	return NPZ_LEVEL_DEFAULT;
+}
+
+struct npz_writer *npz_writer_open(const char *path, int level)
+{
+	struct npz_writer *w = xcalloc(1, sizeof *w);
+	w->level = level;
+	if (!path || !strcmp(path, "-")) {
+		w->fd = STDOUT_FILENO;
+		w->hold = xmalloc(NPZ_STDOUT_HOLD);
+		w->holding = 1;
+	} else {
+		w->path = xstrdup(path);
+		w->fd = mp_tmp_create(path, &w->tmp);
+		if (w->fd < 0) {
+			free(w->path);
+			free(w);
+			return NULL;
+		}
+	}
+	w->a = archive_write_new();
+	archive_write_set_format_zip(w->a);
+	if (level == 0) {
+		archive_write_zip_set_compression_store(w->a);
+	} else {
+		char lv[4];
+		snprintf(lv, sizeof lv, "%d", level);
+		archive_write_zip_set_compression_deflate(w->a);
+		archive_write_set_format_option(w->a, "zip", "compression-level", lv);
+	}
+	archive_write_set_bytes_per_block(w->a, 1 << 18);
+	archive_write_set_bytes_in_last_block(w->a, 1);
+	if (archive_write_open(w->a, w, NULL, write_cb, NULL) != ARCHIVE_OK) {
+		wr_error(w, "cannot start archive");
+		npz_writer_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int begin_entry(struct npz_writer *w, const char *fullname, uint64_t size)
+{
+	MP_ASSERT(!w->in_member);
+	if (w->failed)
+		return -1;
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, fullname);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	int rc = archive_write_header(w->a, e);
+	archive_entry_free(e);
+	snprintf(w->name, sizeof w->name, "%s", fullname);
+	if (rc != ARCHIVE_OK)
+		return wr_error(w, "cannot write member header");
+	w->in_member = 1;
+	w->members++;
+	return 0;
+}
+
+static int put(struct npz_writer *w, const void *p, size_t n)
+{
+	while (n) {
+		/* libarchive takes at most SSIZE_MAX-ish per call; keep calls
+		 * moderate so the deflate buffers stay in cache. */
+		size_t k = n < ((size_t)1 << 24) ? n : ((size_t)1 << 24);
+		la_ssize_t got = archive_write_data(w->a, p, k);
+		if (got < 0 || (size_t)got != k)
+			return wr_error(w, "write failed");
+		p = (const char *)p + k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int end_entry(struct npz_writer *w)
+{
+	if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
+		return wr_error(w, "cannot finish member");
+	w->in_member = 0;
+	return 0;
+}
+
+int npz_writer_add_text(struct npz_writer *w, const char *name,
+			const char *text, size_t len)
+{
+	if (begin_entry(w, name, len) || put(w, text, len) || end_entry(w))
+		return -1;
+	return 0;
+}
+
+int npz_writer_add_meta(struct npz_writer *w, const struct meta *m)
+{
+	size_t len;
+	char *t = meta_format(m, &len);
+	int rc = npz_writer_add_text(w, "meta.txt", t, len);
+	free(t);
+	return rc;
+}
+
+int npz_writer_begin(struct npz_writer *w, const char *name,
+		     const struct npy_header *h)
+{
+	char pre[1024];
+	size_t plen = npy_preamble_format(h, pre);
+	char *full = xasprintf("%s.npy", name);
+	int rc = begin_entry(w, full, plen + h->nbytes);
+	free(full);
+	if (rc || put(w, pre, plen))
+		return -1;
+	snprintf(w->name, sizeof w->name, "%s", name);
+	w->expect = h->nbytes;
+	w->written = 0;
+	return 0;
+}
+
+int npz_writer_write(struct npz_writer *w, const void *data, size_t n)
+{
+	MP_ASSERT(w->in_member);
+	if (w->failed)
+		return -1;
+	if (w->written + n > w->expect) {
+		w->failed = 1;
+		return mp_error("member '%s': %llu bytes written where its header says %llu",
+				w->name, (unsigned long long)(w->written + n),
+				(unsigned long long)w->expect);
+	}
+	w->written += n;
+	return put(w, data, n);
+}
+
+int npz_writer_end(struct npz_writer *w)
+{
+	MP_ASSERT(w->in_member);
+	if (w->failed)
+		return -1;
+	if (w->written != w->expect) {
+		w->failed = 1;
+		return mp_error("member '%s': only %llu of %llu bytes were written",
+				w->name, (unsigned long long)w->written,
+				(unsigned long long)w->expect);
+	}
+	return end_entry(w);
+}
+
+int npz_writer_add(struct npz_writer *w, const char *name,
+		   const struct npy_header *h, const void *data)
+{
+	if (npz_writer_begin(w, name, h) || npz_writer_write(w, data, h->nbytes) ||
+	    npz_writer_end(w))
+		return -1;
+	return 0;
+}
+
+int npz_writer_copy(struct npz_writer *w, struct npz_reader *r,
+		    const char *newname)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	MP_ASSERT(r->remaining == h->nbytes); /* nothing consumed yet */
+	if (npz_writer_begin(w, newname ? newname : r->name, h))
+		return -1;
+	while (r->remaining) {
+		if (!r->blk_len) {
+			int rc = next_block(r);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				return mp_error("%s: member '%s' is truncated: %llu bytes missing",
+						r->path, r->name,
+						(unsigned long long)r->remaining);
+		}
+		size_t k = r->blk_len < r->remaining ? r->blk_len : (size_t)r->remaining;
+		if (npz_writer_write(w, r->blk, k))
+			return -1;
+		r->blk += k;
+		r->blk_len -= k;
+		r->remaining -= k;
+	}
+	return npz_writer_end(w);
+}
+
+static void writer_free(struct npz_writer *w)
+{
+	free(w->hold);
+	free(w->path);
+	free(w->tmp);
+	free(w);
+}
+
+int npz_writer_close(struct npz_writer *w)
+{
+	int rc = 0;
+	MP_ASSERT(!w->in_member || w->failed);
+	if (w->failed) {
+		npz_writer_abort(w);
+		return -1;
+	}
+	if (archive_write_close(w->a) != ARCHIVE_OK) {
+		wr_error(w, "cannot finish archive");
+		npz_writer_abort(w);
+		return -1;
+	}
+	archive_write_free(w->a);
+	w->a = NULL;
+	if (release_hold(w)) {
+		mp_error("standard output: write error: %s", strerror(errno));
+		rc = -1;
+	}
+	if (w->tmp) {
+		if (close(w->fd)) {
+			rc = mp_error("'%s': %s", w->path, strerror(errno));
+			mp_tmp_discard(w->tmp);
+		} else if (mp_tmp_commit(w->tmp, w->path)) {
+			rc = -1;
+		}
+	}
+	writer_free(w);
+	return rc;
+}
+
+void npz_writer_abort(struct npz_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a) {
+		/* Don't let libarchive flush a half archive on free. */
+		w->discard = 1;
+		archive_write_fail(w->a);
+		archive_write_free(w->a);
+	}
+	if (w->tmp) {
+		close(w->fd);
+		mp_tmp_discard(w->tmp);
+	}
+	writer_free(w);
+}
+
+/* ---------------------------------------------------------------- bundle */
+
+int npz_bundle_load(struct npz_bundle *b, const char *path)
+{
+	memset(b, 0, sizeof *b);
+	struct npz_reader *r = npz_reader_open(path);
+	int rc;
+	if (!r)
+		return -1;
+	while ((rc = npz_reader_next(r)) > 0) {
+		if (!npz_reader_is_array(r)) {
+			if (!strcmp(npz_reader_name(r), "meta.txt") &&
+			    npz_reader_load_meta(r, &b->meta))
+				goto fail;
+			continue;
+		}
+		void *data = npz_reader_load(r);
+		if (!data)
+			goto fail;
+		b->a = xreallocarray(b->a, b->n + 1, sizeof *b->a);
+		b->a[b->n].name = xstrdup(npz_reader_name(r));
+		b->a[b->n].h = *npz_reader_header(r);
+		b->a[b->n].data = data;
+		b->n++;
+	}
+	if (rc < 0)
+		goto fail;
+	npz_reader_free(r);
+	return 0;
+fail:
+	npz_reader_free(r);
+	npz_bundle_release(b);
+	return -1;
+}
+
+struct npz_array *npz_bundle_get(const struct npz_bundle *b, const char *name)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->a[i].name, name))
+			return &b->a[i];
+	return NULL;
+}
+
+struct npz_array *npz_bundle_put(struct npz_bundle *b, const char *name,
+				 const struct npy_header *h, const void *data)
+{
+	struct npz_array *a = npz_bundle_get(b, name);
+	if (!a) {
+		b->a = xreallocarray(b->a, b->n + 1, sizeof *b->a);
+		a = &b->a[b->n++];
+		a->name = xstrdup(name);
+	} else {
+		free(a->data);
+	}
+	a->h = *h;
+	a->data = xaligned_calloc(h->nbytes ? h->nbytes : 1, 1);
+	memcpy(a->data, data, h->nbytes);
+	return a;
+}
+
+int npz_bundle_save(const struct npz_bundle *b, const char *path, int level)
+{
+	struct npz_writer *w = npz_writer_open(path, level);
+	if (!w)
+		return -1;
+	if (npz_writer_add_meta(w, &b->meta))
+		goto fail;
+	for (size_t i = 0; i < b->n; i++)
+		if (npz_writer_add(w, b->a[i].name, &b->a[i].h, b->a[i].data))
+			goto fail;
+	return npz_writer_close(w);
+fail:
+	npz_writer_abort(w);
+	return -1;
+}
+
+void npz_bundle_release(struct npz_bundle *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->a[i].name);
+		free(b->a[i].data);
+	}
+	free(b->a);
+	meta_release(&b->meta);
+	memset(b, 0, sizeof *b);
+}
