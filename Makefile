@@ -17,11 +17,11 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 CPPFLAGS += -Iinclude
-PKGS     = openblas lapacke libarchive zlib
+PKGS     = openblas lapacke libarchive zlib libturbojpeg
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
-LDLIBS   += $(or $(PKG_LIBS),-lopenblas -llapacke -larchive -lz) -lm -pthread
+LDLIBS   += $(or $(PKG_LIBS),-lopenblas -llapacke -larchive -lz -lturbojpeg) -lm -pthread
 
 ifeq ($(DEVELOPER),1)
 CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
