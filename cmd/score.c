@@ -1,0 +1,200 @@
+/*
+ * score: accuracy of prediction streams as TSV, one row per input, with
+ * user tags as leading columns so that rows from many runs can be
+ * concatenated and read by header name. Every input is scored before
+ * anything is printed: a failure prints nothing on stdout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "score.h"
+#include "util.h"
+
+static const char usage[] =
+	"score [--tag KEY=VALUE ...] [--no-header] [-o FILE] [FILE ...]";
+
+struct score_opts {
+	char **tag_keys;         /* (ntags) */
+	char **tag_vals;         /* (ntags) */
+	size_t ntags;
+	int no_header;
+	const char *output;      /* NULL: stdout */
+	char **inputs;           /* (ninputs); none: stdin */
+	int ninputs;
+};
+
+static void help(void)
+{
+	printf("usage: %s\n\n"
+	       "Print the accuracy of each prediction stream (stdin when no FILE)\n"
+	       "as a TSV row: the tags, then file, n, acc (against y_true, else y),\n"
+	       "acc_y, acc_y_true, acc_flipped, acc_kept, n_flipped (NA where\n"
+	       "undefined).\n\n"
+	       "  -t, --tag KEY=VALUE  add a leading column KEY with VALUE on every row\n"
+	       "                       (repeatable; columns in the order given)\n"
+	       "  -H, --no-header      omit the header line (for appending rows)\n"
+	       "  -o, --output FILE    write FILE instead of standard output\n"
+	       "  -h, --help           this help\n",
+	       usage);
+}
+
+static int has_bad_char(const char *s)
+{
+	return strpbrk(s, "\t\n\r") != NULL;
+}
+
+static void add_tag(struct score_opts *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg)
+		die_usage(usage, "invalid tag '%s': expected KEY=VALUE", arg);
+	char *key = xstrdup(arg);
+	key[eq - arg] = '\0';
+	if (has_bad_char(arg))
+		die_usage(usage, "invalid tag '%s': tabs and newlines are not allowed", key);
+	if (score_is_column(key))
+		die_usage(usage, "invalid tag '%s': a column of that name exists", key);
+	for (size_t i = 0; i < o->ntags; i++)
+		if (!strcmp(o->tag_keys[i], key))
+			die_usage(usage, "tag '%s' given twice", key);
+	o->tag_keys = xreallocarray(o->tag_keys, o->ntags + 1, sizeof *o->tag_keys);
+	o->tag_vals = xreallocarray(o->tag_vals, o->ntags + 1, sizeof *o->tag_vals);
+	o->tag_keys[o->ntags] = key;
+	o->tag_vals[o->ntags] = xstrdup(eq + 1);
+	o->ntags++;
+}
+
+static void parse_args(int argc, char **argv, struct score_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "tag", required_argument, NULL, 't' },
+		{ "no-header", no_argument, NULL, 'H' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "t:Ho:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			add_tag(o, optarg);
+			break;
+		case 'H':
+			o->no_header = 1;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'h':
+			help();
+			mp_close_stdout();
+			exit(0);
+		default:
+			die_usage(usage, NULL);
+		}
+	}
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* Append s to the growing text *buf (length *len). */
+static void append(char **buf, size_t *len, const char *s)
+{
+	size_t k = strlen(s);
+	*buf = xrealloc(*buf, *len + k + 1);
+	memcpy(*buf + *len, s, k + 1);
+	*len += k;
+}
+
+/* The file column: the operand with tabs and newlines made spaces. */
+static char *file_field(const char *name)
+{
+	char *s = xstrdup(name);
+	for (char *q = s; *q; q++)
+		if (*q == '\t' || *q == '\n' || *q == '\r')
+			*q = ' ';
+	return s;
+}
+
+static void write_output(const char *path, const char *text, size_t len)
+{
+	if (!path) {
+		fwrite(text, 1, len, stdout);
+		return;
+	}
+	char *tmp;
+	int fd = mp_tmp_create(path, &tmp);
+	if (fd < 0)
+		die_lib();
+	size_t off = 0;
+	while (off < len) {
+		ssize_t k = write(fd, text + off, len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			die("cannot write '%s': %s", path, strerror(errno));
+		off += (size_t)k;
+	}
+	if (close(fd))
+		die("cannot write '%s': %s", path, strerror(errno));
+	if (mp_tmp_commit(tmp, path))
+		die_lib();
+	free(tmp);
+}
+
+int main(int argc, char **argv)
+{
+	struct score_opts o = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+	static char *stdin_only[] = { "-" };
+
+	mp_init(argc, argv);
+	parse_args(argc, argv, &o);
+	if (o.ninputs == 0) {
+		o.inputs = stdin_only;
+		o.ninputs = 1;
+	}
+
+	append(&text, &len, "");
+	if (!o.no_header) {
+		for (size_t i = 0; i < o.ntags; i++) {
+			append(&text, &len, o.tag_keys[i]);
+			append(&text, &len, "\t");
+		}
+		append(&text, &len, "file\t");
+		append(&text, &len, score_columns);
+		append(&text, &len, "\n");
+	}
+	for (int k = 0; k < o.ninputs; k++) {
+		struct score_result res;
+		if (score_stream(o.inputs[k], &res))
+			die_lib();
+		for (size_t i = 0; i < o.ntags; i++) {
+			append(&text, &len, o.tag_vals[i]);
+			append(&text, &len, "\t");
+		}
+		char *f = file_field(o.inputs[k]);
+		char *row = score_format(&res);
+		append(&text, &len, f);
+		append(&text, &len, "\t");
+		append(&text, &len, row);
+		append(&text, &len, "\n");
+		free(row);
+		free(f);
+	}
+	write_output(o.output, text, len);
+	free(text);
+	for (size_t i = 0; i < o.ntags; i++) {
+		free(o.tag_keys[i]);
+		free(o.tag_vals[i]);
+	}
+	free(o.tag_keys);
+	free(o.tag_vals);
+	mp_close_stdout();
+	return 0;
+}
