@@ -1,0 +1,78 @@
+# pipelines/dynamics.mk: one training run probed at every checkpoint.
+#
+#   make -f pipelines/dynamics.mk DATA=mnist ARCH=mlp P=0.8 RUN=1
+#
+# data → corrupt (the authors' labels: --rng numpy --seed 42) → train with
+# the `dynamics` checkpoint schedule until the stopping rule → at every
+# checkpoint, every probed layer: activations of train and test → MASC and
+# VeLPIC fitted on the corrupted labels → scored on test (true labels) and
+# train (corrupted and true labels) → VeLPIC of the last hidden layer
+# transplanted into the final layer (bias zeroed, bias kept) → scored.
+# Everything lands in $(OUT); the table is $(OUT)/dynamics.tsv:
+#   epoch layer probe split labels accuracy
+# A second `make` does nothing; deleting a file redoes only what needs it.
+#
+# Variables (defaults after ?=):
+DATA       ?= mnist
+ARCH       ?= mlp
+P          ?= 0.8
+RUN        ?= 1
+# LIMIT / TEST_LIMIT: use only the first N train / test samples.
+LIMIT      ?=
+TEST_LIMIT ?=
+MAX_EPOCHS ?= 500
+SAVE       ?= dynamics
+# UNTIL: stopping accuracy (empty: train's per-data default, the authors').
+UNTIL      ?=
+TRAIN_OPTS ?=
+# KEEP_ACTS=1 caches activations under $(OUT)/acts; 0 streams them.
+KEEP_ACTS  ?= 1
+VAR        ?= 0.99
+RESULTS    ?= results
+OUT        ?= $(RESULTS)/$(DATA)-$(ARCH)-p$(P)-run$(RUN)$(if $(LIMIT),-n$(LIMIT))
+
+HERE := $(dir $(lastword $(MAKEFILE_LIST)))
+TOP  := $(abspath $(HERE)..)
+export PATH := $(TOP)/bin:$(PATH)
+SHELL := /bin/bash
+
+all: $(OUT)/dynamics.tsv
+
+$(OUT)/data/train.npz:
+	@mkdir -p $(@D)
+	set -o pipefail; mkdata $(DATA) --split train $(if $(LIMIT),--limit $(LIMIT)) | \
+		corrupt -p $(P) --rng numpy --seed 42 -o $@
+
+$(OUT)/data/test.npz:
+	@mkdir -p $(@D)
+	mkdata $(DATA) --split test $(if $(TEST_LIMIT),--limit $(TEST_LIMIT)) -o $@
+
+# Training writes its checkpoints and log; the stamp says it finished.
+$(OUT)/ckpt/done: $(OUT)/data/train.npz $(OUT)/data/test.npz
+	@mkdir -p $(@D)
+	train --arch $(ARCH) --ckpt-dir $(@D) --eval $(OUT)/data/test.npz \
+		--seed $(RUN) --save $(SAVE) --max-epochs $(MAX_EPOCHS) \
+		$(if $(UNTIL),--until $(UNTIL)) --log $(OUT)/train.tsv $(TRAIN_OPTS) \
+		< $(OUT)/data/train.npz
+	touch $@
+
+# The checkpoints exist only once training stopped: a second make pass
+# (probe-rows) sees them.
+$(OUT)/dynamics.tsv: $(OUT)/ckpt/done
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) probe-rows OUT=$(OUT) KEEP_ACTS=$(KEEP_ACTS) VAR=$(VAR)
+	{ printf 'epoch\tlayer\tprobe\tsplit\tlabels\taccuracy\n'; \
+	  cat $(OUT)/rows/epoch-*.tsv | sort -s -t$$'\t' -k1,1n; } > $@.tmp
+	mv $@.tmp $@
+
+CKPTS := $(wildcard $(OUT)/ckpt/epoch-*.npz)
+ROWS  := $(patsubst $(OUT)/ckpt/%.npz,$(OUT)/rows/%.tsv,$(CKPTS))
+
+probe-rows: $(ROWS)
+
+$(OUT)/rows/epoch-%.tsv: $(OUT)/ckpt/epoch-%.npz $(OUT)/data/train.npz $(OUT)/data/test.npz
+	@mkdir -p $(@D)
+	$(HERE)probe-epoch $(OUT) $* $(KEEP_ACTS) $(VAR) > $@.tmp
+	mv $@.tmp $@
+
+.PHONY: all probe-rows
+.DELETE_ON_ERROR:
