@@ -1,0 +1,194 @@
+#!/usr/bin/env bats
+# tests/score.bats: score on prediction streams written by NumPy with
+# known accuracies: the exact TSV, tags, several inputs, NA cases, errors.
+load helpers
+
+W='import io, zipfile
+def write(path, meta, arrays):
+    with zipfile.ZipFile(path, "w") as z:
+        if meta is not None:
+            z.writestr("meta.txt", meta)
+        for k, v in arrays:
+            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
+'
+
+# p.npz: 10 samples, 4 classes; against y 5/10, against y_true 8/10;
+# flipped = 3 samples (all right), kept = 7 samples (5 right).
+# q.npz: no y_true/flipped, 3 of 4 right. Labels int64 as NumPy writes them.
+mkpreds() {
+	npy "$W
+y  = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
+yt = np.array([0, 1, 2, 3, 0, 1, 0, 0, 0, 0])
+pred = np.array([0, 1, 2, 0, 0, 0, 0, 0, 0, 0], np.int32)
+write('p.npz', 'data.classes=4\n', [('y', y), ('y_true', yt), ('flipped', (y != yt).astype(np.uint8)),
+      ('pred', pred), ('score', np.zeros((10, 4), np.float32))])
+write('q.npz', None, [('y', np.array([1, 1, 0, 2])), ('pred', np.array([1, 1, 0, 0])),
+      ('score', np.zeros((4, 3), np.float32))])"
+}
+
+@test "score: --help prints usage and columns on stdout" {
+	run --separate-stderr score --help
+	assert_success
+	assert_line --index 0 "usage: score [--tag KEY=VALUE ...] [--no-header] [-o FILE] [FILE ...]"
+	assert_output --partial "acc_flipped"
+	assert_equal "$stderr" ""
+}
+
+@test "score: usage errors exit 2 with nothing on stdout" {
+	for args in "--tag" "--tag novalue" "--tag =v" "--tag file=x" "--tag acc=1" \
+		"--tag a=1 --tag a=2" "--bogus" "-o"; do
+		run --separate-stderr score $args
+		assert_usage_error
+		assert_regex "$stderr" "usage: score"
+	done
+	run --separate-stderr score --tag "$(printf 'a=x\ty')"
+	assert_usage_error
+}
+
+@test "score: exact TSV for known predictions" {
+	need_numpy
+	mkpreds
+	run --separate-stderr score p.npz
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(printf '%s\n' \
+		"file	n	acc	acc_y	acc_y_true	acc_flipped	acc_kept	n_flipped" \
+		"p.npz	10	0.800000	0.500000	0.800000	1.000000	0.714286	3")"
+}
+
+@test "score: tags lead in the order given, one row per file" {
+	need_numpy
+	mkpreds
+	run --separate-stderr score --tag p=0.8 -t layer=fc1 -t empty= p.npz q.npz
+	assert_success
+	assert_equal "$output" "$(printf '%s\n' \
+		"p	layer	empty	file	n	acc	acc_y	acc_y_true	acc_flipped	acc_kept	n_flipped" \
+		"0.8	fc1		p.npz	10	0.800000	0.500000	0.800000	1.000000	0.714286	3" \
+		"0.8	fc1		q.npz	4	0.750000	0.750000	NA	NA	NA	NA")"
+}
+
+@test "score: reads standard input, with no operand or '-'" {
+	need_numpy
+	mkpreds
+	run --separate-stderr score <q.npz
+	assert_success
+	assert_line --index 1 "-	4	0.750000	0.750000	NA	NA	NA	NA"
+	run --separate-stderr score p.npz - <q.npz
+	assert_success
+	assert_line --index 2 "-	4	0.750000	0.750000	NA	NA	NA	NA"
+}
+
+@test "score: --no-header prints only rows, -o writes the same text" {
+	need_numpy
+	mkpreds
+	run --separate-stderr score -H p.npz
+	assert_success
+	assert_equal "$output" "p.npz	10	0.800000	0.500000	0.800000	1.000000	0.714286	3"
+	score -t k=v p.npz q.npz >a.tsv
+	score -t k=v p.npz q.npz -o b.tsv
+	cmp a.tsv b.tsv
+	[ "$(wc -l <b.tsv)" -eq 3 ]
+}
+
+@test "score: NA for empty subsets, y_true alone, and n = 0" {
+	need_numpy
+	npy "$W
+write('noflip.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])),
+      ('flipped', np.zeros(2, np.uint8)), ('pred', np.array([0, 0]))])
+write('ytonly.npz', None, [('y_true', np.array([0, 1, 1])), ('pred', np.array([0, 1, 0]))])
+write('empty.npz', None, [('y', np.zeros(0, np.int64)), ('pred', np.zeros(0, np.int32))])"
+	run --separate-stderr score -H noflip.npz ytonly.npz empty.npz
+	assert_success
+	assert_equal "$output" "$(printf '%s\n' \
+		"noflip.npz	2	0.500000	0.500000	0.500000	NA	0.500000	0" \
+		"ytonly.npz	3	0.666667	NA	0.666667	NA	NA	NA" \
+		"empty.npz	0	NA	NA	NA	NA	NA	NA")"
+}
+
+@test "score: scores large streams against the truth exactly" {
+	need_numpy
+	npy "$W
+rs = np.random.RandomState(1); n = 20000; C = 10
+yt = rs.randint(0, C, n); y = yt.copy(); m = rs.rand(n) < 0.5; y[m] = rs.randint(0, C, m.sum())
+pred = np.where(rs.rand(n) < 0.7, yt, rs.randint(0, C, n)).astype(np.int32)
+f = (y != yt)
+write('big.npz', 'data.classes=10\n', [('y', y), ('y_true', yt), ('flipped', f.astype(np.uint8)),
+      ('pred', pred), ('score', rs.rand(n, C).astype(np.float32))])
+open('want.tsv', 'w').write('big.npz\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\n' % (n, (pred == yt).mean(),
+      (pred == y).mean(), (pred == yt).mean(), (pred == yt)[f].mean(), (pred == yt)[~f].mean(), f.sum()))"
+	score -H big.npz >got.tsv
+	cmp want.tsv got.tsv
+}
+
+@test "score: a stream without pred is an error" {
+	need_numpy
+	npy "$W
+write('d.npz', None, [('y', np.array([0, 1])), ('x', np.zeros((2, 1), np.float32))])"
+	run --separate-stderr score d.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: d.npz: no member 'pred'"
+}
+
+@test "score: length mismatches name the file and member" {
+	need_numpy
+	npy "$W
+write('a.npz', None, [('y', np.array([0, 1, 2])), ('pred', np.array([0, 1]))])
+write('b.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.zeros(3, np.uint8)), ('pred', np.array([0, 1]))])"
+	run --separate-stderr score a.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: a.npz: member 'y' has 3 values but 'pred' has 2$"
+	run --separate-stderr score b.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: b.npz: member 'flipped' has 3 values but 'pred' has 2$"
+}
+
+@test "score: predictions out of range are errors" {
+	need_numpy
+	npy "$W
+write('w.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, 4])), ('score', np.zeros((2, 4), np.float32))])
+write('m.npz', 'model.classes=3\n', [('y', np.array([0, 1])), ('pred', np.array([3, 0]))])
+write('n.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, -2]))])"
+	run --separate-stderr score w.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: w.npz: prediction 4 at index 1 is outside 0..3$"
+	run --separate-stderr score m.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: m.npz: prediction 3 at index 0 is outside 0..2$"
+	run --separate-stderr score n.npz
+	assert_runtime_error
+	assert_regex "$stderr" "prediction -2 at index 1 is negative"
+}
+
+@test "score: bad flipped values, missing labels and float predictions are errors" {
+	need_numpy
+	npy "$W
+write('f.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.array([0, 2], np.uint8)), ('pred', np.array([0, 1]))])
+write('l.npz', None, [('pred', np.array([0, 1]))])
+write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
+	run --separate-stderr score f.npz
+	assert_runtime_error
+	assert_regex "$stderr" "member 'flipped' has value 2 at index 1, expected 0 or 1"
+	run --separate-stderr score l.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: l.npz: no labels"
+	run --separate-stderr score p.npz
+	assert_runtime_error
+	assert_regex "$stderr" "'pred'.*integers"
+}
+
+@test "score: one bad input prints nothing and writes no file" {
+	need_numpy
+	mkpreds
+	echo "not a stream" >text
+	head -c 300 p.npz >cut
+	for bad in text cut missing.npz; do
+		run --separate-stderr score p.npz "$bad" q.npz
+		assert_runtime_error
+		assert_regex "$stderr" "$bad"
+		run --separate-stderr score p.npz "$bad" -o out.tsv
+		assert_runtime_error
+		[ ! -e out.tsv ]
+	done
+	run ls
+	refute_output --partial ".tmp."
+}
