@@ -1,0 +1,73 @@
+# pipelines/paper.mk: the papers' grid, its final table and its figures.
+#
+#   make -f pipelines/paper.mk [PAIRS="mlp-mnist cnn-mnist"] [PS="0.8"] [RUNS="1 2 3"] [-j2]
+#
+# For every (model, data) pair and corruption degree P: one run of
+# pipelines/dynamics.mk per RUN (activations streamed, KEEP_ACTS=0, so the
+# whole grid fits on an ordinary disk), then
+#   $(RESULTS)/paper/final.tsv, final.md   final epoch: model test accuracy,
+#       best-layer MASC, best-layer VeLPIC, transplant (zero bias); mean over runs
+#   $(RESULTS)/paper/PAIR-*.png, .svg      the dynamics figures, a panel per P
+# Pairs whose data are absent (CIFAR, Tiny ImageNet) are skipped with a note
+# saying which files to put where.
+PAIRS   ?= mlp-mnist cnn-mnist mlp-fashion-mnist cnn-fashion-mnist \
+           mlp-cifar10 cnn-cifar10 resnet18-cifar10 alexnet-tiny-imagenet \
+           alexnet-cifar-cifar100
+PS      ?= 0 0.2 0.4 0.6 0.8 1
+RUNS    ?= 1 2 3
+KEEP_ACTS ?= 0
+RESULTS ?= results
+DYN_OPTS ?=
+
+HERE := $(dir $(lastword $(MAKEFILE_LIST)))
+TOP  := $(abspath $(HERE)..)
+export PATH := $(TOP)/bin:$(PATH)
+SHELL := /bin/bash
+PAPER := $(RESULTS)/paper
+
+# pair → arch and data: the architecture is the first word, the data the rest.
+arch = $(firstword $(subst -, ,$(1)))
+data = $(patsubst $(call arch,$(1))-%,%,$(1))
+# alexnet-cifar is an architecture of its own (CIFAR-100 variant).
+fixarch = $(if $(filter alexnet-cifar-%,$(1)),alexnet-cifar,$(call arch,$(1)))
+fixdata = $(if $(filter alexnet-cifar-%,$(1)),$(patsubst alexnet-cifar-%,%,$(1)),$(call data,$(1)))
+
+# Which pairs have their data here (mkdata says where it looked otherwise).
+have = $(shell mkdata $(call fixdata,$(1)) --split test --limit 1 >/dev/null 2>$(PAPER)/.why-$(1) && echo yes)
+
+all: $(PAPER)/final.tsv figures
+
+$(PAPER):
+	mkdir -p $@
+
+CELLS :=
+define cell
+$(PAPER)/cells/$(1)-p$(2)-run$(3): | $(PAPER)
+	$$(MAKE) -f $(HERE)dynamics.mk ARCH=$(call fixarch,$(1)) DATA=$(call fixdata,$(1)) \
+		P=$(2) RUN=$(3) KEEP_ACTS=$(KEEP_ACTS) RESULTS=$(RESULTS) \
+		OUT=$(RESULTS)/$(1)-p$(2)-run$(3) $(DYN_OPTS)
+	@mkdir -p $$(@D)
+	ln -sf ../../$(1)-p$(2)-run$(3)/dynamics.tsv $$@
+CELLS += $(PAPER)/cells/$(1)-p$(2)-run$(3)
+endef
+
+ifneq ($(MAKECMDGOALS),clean)
+$(shell mkdir -p $(PAPER))
+PRESENT := $(foreach p,$(PAIRS),$(if $(call have,$(p)),$(p)))
+ABSENT  := $(filter-out $(PRESENT),$(PAIRS))
+endif
+$(foreach p,$(PRESENT),$(foreach x,$(PS),$(foreach r,$(RUNS),$(eval $(call cell,$(p),$(x),$(r))))))
+
+$(PAPER)/final.tsv: $(CELLS)
+	@for p in $(ABSENT); do echo "paper.mk: skipping $$p: $$(head -n 1 $(PAPER)/.why-$$p)"; done
+	$(HERE)final-table $(CELLS) > $@.tmp && mv $@.tmp $@
+	$(HERE)final-table --markdown $(CELLS) > $(PAPER)/final.md
+	@cat $(PAPER)/final.md
+
+figures: $(CELLS)
+	@for p in $(PRESENT); do \
+		args=""; for x in $(PS); do args="$$args p=$$x=$(PAPER)/cells/$$p-p$$x-run$(firstword $(RUNS))"; done; \
+		$(HERE)plot $(PAPER)/$$p $$args >/dev/null; \
+	done
+
+.PHONY: all figures
