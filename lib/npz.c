@@ -111,6 +111,17 @@ static ssize_t read_cb(struct archive *a, void *data, const void **out)
 
 static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 
+/* The end-of-central-directory record among the last bytes read, or NULL. */
+static const unsigned char *find_end(const struct npz_reader *r)
+{
+	for (size_t back = 22; back <= r->tail_len; back++) {
+		const unsigned char *p = r->tail + r->tail_len - back;
+		if (!memcmp(p, "PK\005\006", 4) && 22 + le16(p + 20) == back)
+			return p;
+	}
+	return NULL;
+}
+
 /* After libarchive reported the end: drain the input and check that it
  * ends with an end-of-central-directory record. */
 static int check_end(struct npz_reader *r)
@@ -118,28 +129,40 @@ static int check_end(struct npz_reader *r)
 	while (!r->eof)
 		if (fill(r) < 0)
 			return mp_error("%s: read error: %s", r->path, strerror(r->io_errno));
-	for (size_t back = 22; back <= r->tail_len; back++) {
-		const unsigned char *p = r->tail + r->tail_len - back;
-		if (memcmp(p, "PK\005\006", 4) || 22 + le16(p + 20) != back)
-			continue;
-		uint32_t listed = le16(p + 10);
-		if (listed != 0xffff && listed != r->members)
-			return mp_error("%s: the zip directory lists %u members but %zu were read",
-					r->path, listed, r->members);
-		return 0;
-	}
-	return mp_error("%s: stream is truncated (no zip end record after member %zu)",
-			r->path, r->members);
+	const unsigned char *p = find_end(r);
+	if (!p)
+		return mp_error("%s: stream is truncated (no zip end record after member %zu)",
+				r->path, r->members);
+	uint32_t listed = le16(p + 10);
+	if (listed != 0xffff && listed != r->members)
+		return mp_error("%s: the zip directory lists %u members but %zu were read",
+				r->path, listed, r->members);
+	return 0;
 }
 
 static int arch_error(struct npz_reader *r, const char *what)
 {
-	const char *msg = archive_error_string(r->a);
+	const char *m = archive_error_string(r->a);
+	char msg[512];
+	size_t n;
 	r->failed = 1;
+	/* libarchive ends some messages with a newline. */
+	snprintf(msg, sizeof msg, "%s", m ? m : what);
+	for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
+		msg[n - 1] = '\0';
+	/* libarchive words an early end in several ways ("Truncated ZIP file
+	 * data", "ZIP decompression failed (-5)"): when the input did end
+	 * without its zip end record, say so plainly. */
+	int cut = r->eof && !find_end(r);
 	if (r->have_member)
-		return mp_error("%s: member '%s': %s", r->path, r->name,
-				msg ? msg : what);
-	return mp_error("%s: %s", r->path, msg ? msg : what);
+		return mp_error("%s: member '%s'%s: %s", r->path, r->name,
+				cut ? " is truncated (the stream ends early)" : "", msg);
+	if (cut && r->members)
+		return mp_error("%s: stream is truncated after member '%s': %s",
+				r->path, r->name, msg);
+	if (cut)
+		return mp_error("%s: stream is truncated: %s", r->path, msg);
+	return mp_error("%s: %s", r->path, msg);
 }
 
 struct npz_reader *npz_reader_open(const char *path)
