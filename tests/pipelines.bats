@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# Miniatures of every pipeline, end to end: a tiny MNIST subset, two epochs,
+# two checkpoints. The TSVs must have their columns and every expected row,
+# a second make must do nothing, and streaming activations (KEEP_ACTS=0)
+# must give the same numbers as caching them.
+load helpers
+
+MINI="DATA=mnist ARCH=mlp P=0.8 LIMIT=400 TEST_LIMIT=200 MAX_EPOCHS=2 SAVE=0,2"
+
+setup_file() {
+	[ -f "${MEMPROBE_DATA:-$BATS_TEST_DIRNAME/../data}/mnist/train-images-idx3-ubyte" ] || return 0
+	export R="$BATS_FILE_TMPDIR/results"
+	make -s -f "$BATS_TEST_DIRNAME/../pipelines/dynamics.mk" $MINI RESULTS="$R" \
+		>"$BATS_FILE_TMPDIR/dyn.log" 2>&1 || true
+}
+
+dyn() { echo "$R/mnist-mlp-p0.8-run1-n400"; }
+
+@test "dynamics.mk: the table has its columns and every row" {
+	need_mnist
+	f=$(dyn)/dynamics.tsv
+	[ -f "$f" ] || { cat "$BATS_FILE_TMPDIR/dyn.log"; false; }
+	run head -n 1 "$f"
+	assert_output "$(printf 'epoch\tlayer\tprobe\tsplit\tlabels\taccuracy')"
+	# per epoch: model 3 rows; masc and velpic on 5 layers x 3; transplant 2 x 3
+	for e in 0 2; do
+		run awk -F'\t' -v e=$e '$1 == e' "$f"
+		[ "${#lines[@]}" -eq 39 ] || fail "epoch $e has ${#lines[@]} rows"
+	done
+	for l in input fc1 fc2 fc3 fc4; do
+		for p in masc velpic; do
+			run awk -F'\t' -v l=$l -v p=$p '$2 == l && $3 == p && $4 == "train" && $5 == "corrupted"' "$f"
+			[ "${#lines[@]}" -eq 2 ] || fail "no $p $l train rows"
+		done
+	done
+	# accuracies are numbers in [0, 1]
+	run awk -F'\t' 'NR > 1 && !($6 >= 0 && $6 <= 1)' "$f"
+	assert_output ""
+}
+
+@test "dynamics.mk: the probes beat chance and the model learned" {
+	need_mnist
+	f=$(dyn)/dynamics.tsv
+	run awk -F'\t' '$1 == 2 && $3 == "model" && $4 == "test" { print ($6 > 0.3) }' "$f"
+	assert_output 1
+	run awk -F'\t' '$1 == 2 && $2 == "input" && $3 == "masc" && $4 == "test" { print ($6 > 0.6) }' "$f"
+	assert_output 1
+}
+
+@test "dynamics.mk: a second make does nothing" {
+	need_mnist
+	run make -q -f "$TOP/pipelines/dynamics.mk" $MINI RESULTS="$R"
+	assert_success
+	before=$(stat -c %Y "$(dyn)/dynamics.tsv")
+	run make -f "$TOP/pipelines/dynamics.mk" $MINI RESULTS="$R"
+	assert_success
+	assert_output --partial "Nothing to be done"
+	[ "$(stat -c %Y "$(dyn)/dynamics.tsv")" = "$before" ]
+}
+
+@test "dynamics.mk: KEEP_ACTS=0 streams and gives the same table" {
+	need_mnist
+	o="$BATS_FILE_TMPDIR/stream"
+	mkdir -p "$o/ckpt"
+	cp -r "$(dyn)/data" "$o/"
+	cp "$(dyn)"/ckpt/*.npz "$(dyn)/ckpt/done" "$o/ckpt/"
+	run make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" KEEP_ACTS=0
+	assert_success
+	[ ! -d "$o/acts" ] || fail "KEEP_ACTS=0 cached activations"
+	run cmp "$o/dynamics.tsv" "$(dyn)/dynamics.tsv"
+	assert_success
+}
+
+@test "summarize and plot: the table and the figures" {
+	need_mnist
+	run "$TOP/pipelines/summarize" "$(dyn)/dynamics.tsv"
+	assert_success
+	assert_line --index 0 --partial "epoch"
+	[ "${#lines[@]}" -eq 3 ]
+	command -v gnuplot >/dev/null || skip "gnuplot is not installed"
+	run "$TOP/pipelines/plot" "$T/fig" "p=0.8=$(dyn)/dynamics.tsv"
+	assert_success
+	for k in probes difference transplant; do
+		[ -s "$T/fig-$k.png" ] && [ -s "$T/fig-$k.svg" ] || fail "no $k figure"
+	done
+}
+
+@test "transfer.mk: edit at initialisation, train on, every epoch scored" {
+	need_mnist
+	run make -s -f "$TOP/pipelines/transfer.mk" $MINI RESULTS="$R" EDIT=0 TO=2
+	assert_success
+	f=$(dyn)/transfer-e0-zero/transfer.tsv
+	run head -n 1 "$f"
+	assert_output "$(printf 'epoch\tsplit\tlabels\taccuracy')"
+	for e in 0 1 2; do
+		run awk -F'\t' -v e=$e '$1 == e' "$f"
+		[ "${#lines[@]}" -eq 5 ] || fail "epoch $e has ${#lines[@]} rows"
+	done
+	run make -q -f "$TOP/pipelines/transfer.mk" $MINI RESULTS="$R" EDIT=0 TO=2
+	assert_success
+}
+
+@test "paper.mk: the final table, and absent data skipped with a note" {
+	need_mnist
+	run make -s -f "$TOP/pipelines/paper.mk" PAIRS="mlp-mnist mlp-cifar10" PS=0.8 RUNS=1 \
+		RESULTS="$R" DYN_OPTS="LIMIT=400 TEST_LIMIT=200 MAX_EPOCHS=2 SAVE=0,2"
+	assert_success
+	assert_output --partial "skipping mlp-cifar10"
+	run cat "$R/paper/final.tsv"
+	assert_line --index 0 "$(printf 'pair\tp\tmodel_test\tmasc_best\tvelpic_best\ttransplant\truns')"
+	assert_line --index 1 --regexp "^mlp-mnist	0.8	0\.[0-9]{4}	"
+	[ -s "$R/paper/final.md" ]
+}
