@@ -333,9 +333,19 @@ static int finish_member(struct npz_reader *r)
 						(unsigned long long)(r->remaining - (uint64_t)n));
 			r->remaining -= (uint64_t)n;
 		}
-		ssize_t n = raw_read(r, junk, 1);
+		ssize_t n = raw_read(r, junk, 4);
 		if (n < 0)
 			return -1;
+		/* libarchive's streaming reader finds the end of a stored member
+		 * that has a data descriptor (libarchive's writer always writes
+		 * one, Python's zipfile on a pipe too) by the descriptor's
+		 * signature followed by the CRC
+		 * of the data it read. A descriptor right where the .npy header
+		 * says the data end, yet handed over as data, holds another
+		 * CRC: the data are corrupt. */
+		if (n == 4 && !memcmp(junk, "PK\007\010", 4))
+			return mp_error("%s: member '%s' fails its CRC check (corrupt data)",
+					r->path, r->name);
 		if (n > 0)
 			return mp_error("%s: member '%s' holds more data than its .npy header "
 					"says (a lying header, or corrupt data)", r->path, r->name);
