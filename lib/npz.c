@@ -31,6 +31,34 @@
  * 65535 bytes, so the record starts within the last 65557 bytes. */
 #define TAIL_CAP (22 + 65535)
 
+/* Member names met so far. Two members of one name make a stream
+ * ambiguous (np.load takes the last, a streaming reader meets the first),
+ * so the reader rejects such a stream and the writer refuses to make one. */
+struct names {
+	char **v;
+	size_t n;
+};
+
+/* -1 if name was there already. */
+static int names_add(struct names *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return -1;
+	s->v = xreallocarray(s->v, s->n + 1, sizeof *s->v);
+	s->v[s->n++] = xstrdup(name);
+	return 0;
+}
+
+static void names_release(struct names *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
 struct npz_reader {
 	struct archive *a;
 	char *path;              /* for messages */
@@ -53,6 +81,7 @@ struct npz_reader {
 	size_t blk_len;
 	int data_eof;            /* libarchive said the entry's data ended */
 	size_t members;
+	struct names seen;
 	int failed, done;
 };
 
@@ -339,10 +368,9 @@ static int finish_member(struct npz_reader *r)
 		/* libarchive's streaming reader finds the end of a stored member
 		 * that has a data descriptor (libarchive's writer always writes
 		 * one, Python's zipfile on a pipe too) by the descriptor's
-		 * signature followed by the CRC
-		 * of the data it read. A descriptor right where the .npy header
-		 * says the data end, yet handed over as data, holds another
-		 * CRC: the data are corrupt. */
+		 * signature followed by the CRC of the data it read. A
+		 * descriptor right where the .npy header says the data end, yet
+		 * handed over as data, holds another CRC: the data are corrupt. */
 		if (n == 4 && !memcmp(junk, "PK\007\010", 4))
 			return mp_error("%s: member '%s' fails its CRC check (corrupt data)",
 					r->path, r->name);
@@ -382,6 +410,10 @@ int npz_reader_next(struct npz_reader *r)
 	const char *name = archive_entry_pathname(e);
 	if (!name || !*name || strlen(name) >= sizeof r->name) {
 		mp_error("%s: member %zu has a bad name", r->path, r->members + 1);
+		goto fail;
+	}
+	if (names_add(&r->seen, name)) {
+		mp_error("%s: member '%s' appears twice in the stream", r->path, name);
 		goto fail;
 	}
 	r->members++;
@@ -638,6 +670,7 @@ void npz_reader_free(struct npz_reader *r)
 	free(r->buf);
 	free(r->tail);
 	free(r->path);
+	names_release(&r->seen);
 	free(r);
 }
 
@@ -660,6 +693,7 @@ struct npz_writer {
 	char name[256];
 	uint64_t expect, written;
 	size_t members;
+	struct names seen;
 	int failed;
 };
 
@@ -781,6 +815,11 @@ static int begin_entry(struct npz_writer *w, const char *fullname, uint64_t size
 	MP_ASSERT(!w->in_member);
 	if (w->failed)
 		return -1;
+	if (names_add(&w->seen, fullname)) {
+		w->failed = 1;
+		return mp_error("%s: member '%s' is written twice",
+				w->path ? w->path : "standard output", fullname);
+	}
 	struct archive_entry *e = archive_entry_new();
 	archive_entry_set_pathname(e, fullname);
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -919,6 +958,7 @@ int npz_writer_copy(struct npz_writer *w, struct npz_reader *r,
 
 static void writer_free(struct npz_writer *w)
 {
+	names_release(&w->seen);
 	free(w->hold);
 	free(w->path);
 	free(w->tmp);
