@@ -202,9 +202,18 @@ int npy_header_parse(const char *dict, size_t len, struct npy_header *h,
 		if (parse_str(&lx, key, sizeof key) || expect(&lx, ':'))
 			return -1;
 		if (!strcmp(key, "descr")) {
-			if (peek(&lx, '['))
-				return mp_error("member '%s': structured dtypes are not supported",
-						name);
+			if (peek(&lx, '[')) {
+				/* Name the dtype: its list up to the matching ']'. */
+				const char *b = lx.p;
+				int depth = 0;
+				do {
+					depth += *lx.p == '[' ? 1 : *lx.p == ']' ? -1 : 0;
+					lx.p++;
+				} while (lx.p < lx.end && depth > 0);
+				int dl = (int)(lx.p - b);
+				return mp_error("member '%s': structured dtype %.*s%s is not supported",
+						name, dl > 80 ? 80 : dl, b, dl > 80 ? "..." : "");
+			}
 			if (parse_str(&lx, descr, sizeof descr))
 				return -1;
 			have_descr = 1;
@@ -255,7 +264,8 @@ int npy_header_parse(const char *dict, size_t len, struct npy_header *h,
 			return mp_error("member '%s': big-endian dtype '%s' is not supported",
 					name, descr);
 		if (descr[0] == '|' && descr[1] == 'O')
-			return mp_error("member '%s': object arrays are not supported", name);
+			return mp_error("member '%s': object dtype '%s' is not supported",
+					name, descr);
 		return mp_error("member '%s': dtype '%s' is not supported "
 				"(use <f4 <f8 <i4 <i8 |u1)", name, descr);
 	}
