@@ -1,0 +1,124 @@
+/*
+ * nn.h: neural-network layer kernels with explicit forward and backward
+ * passes (llm.c style), float32, NCHW, batch first.
+ *
+ *   X_forward(out, in, weight, bias, dims)
+ *   X_backward(din, dweight, dbias, dout, in, weight, dims)
+ *
+ * Conventions:
+ * - Every pointer carries its shape in a comment; a sample's activations
+ *   are contiguous (C,H,W) and a batch is (B, ...).
+ * - Backward passes overwrite din, dweight and dbias (they never
+ *   accumulate); din may be NULL when nobody needs it (the first layer).
+ * - Weight layouts are PyTorch's: linear (O,I), conv2d (OC,C,KH,KW).
+ * - `relu` fuses a ReLU into a linear or convolution layer: `out` holds
+ *   max(0, x W^T + b) and the backward pass masks dout with out > 0 (it
+ *   overwrites dout in doing so).
+ * - A backward pass calls hook->fn(ctx, grad, n) as soon as n elements of a
+ *   weight or bias gradient are final, possibly from several threads at
+ *   once for disjoint ranges, so an optimizer can update parameters while
+ *   their gradient block is still in cache. The weights themselves are not
+ *   read again by the layer after the hook for their rows was called.
+ * - Work is spread over the thread pool (par.h) in shape-determined tasks:
+ *   results do not depend on the thread count.
+ * - *_naive functions are plain reference loops, for tests only.
+ */
+#ifndef MEMPROBE_NN_H
+#define MEMPROBE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nn_hook {
+	void (*fn)(void *ctx, float *grad, size_t n);
+	void *ctx;
+};
+
+/* ---- linear: out = in W^T + b ---- */
+
+void linear_forward(float *out /* (B,O) */, const float *in /* (B,I) */,
+		    const float *w /* (O,I) */, const float *b /* (O) or NULL */,
+		    int B, int I, int O, int relu);
+void linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) */,
+		     float *db /* (O) or NULL */, float *dout /* (B,O) */,
+		     const float *in /* (B,I) */, const float *w /* (O,I) */,
+		     const float *out /* (B,O), read when relu */,
+		     int B, int I, int O, int relu, const struct nn_hook *hook);
+void linear_forward_naive(float *out, const float *in, const float *w,
+			  const float *b, int B, int I, int O, int relu);
+
+/* ---- conv2d: any kernel, stride, zero padding; im2col + sgemm ---- */
+
+struct conv2d_dims {
+	int B, C, H, W;         /* input */
+	int OC, KH, KW, stride, pad;
+	int OH, OW;             /* output, from the above */
+	int group;              /* samples per im2col block (from the shape) */
+};
+
+/* Fill d; -1 with a message when the output would be empty or sizes
+ * overflow. */
+int conv2d_dims_init(struct conv2d_dims *d, int B, int C, int H, int W,
+		     int OC, int KH, int KW, int stride, int pad);
+/* Scratch floats the forward and backward passes need, for `threads`
+ * threads. */
+size_t conv2d_scratch_floats(const struct conv2d_dims *d, int threads);
+
+void conv2d_forward(float *out /* (B,OC,OH,OW) */, const float *in /* (B,C,H,W) */,
+		    const float *w /* (OC,C,KH,KW) */, const float *b /* (OC) or NULL */,
+		    float *scratch, const struct conv2d_dims *d, int relu);
+void conv2d_backward(float *din /* (B,C,H,W) or NULL */, float *dw /* (OC,C,KH,KW) */,
+		     float *db /* (OC) or NULL */, float *dout /* (B,OC,OH,OW) */,
+		     const float *in, const float *w, const float *out,
+		     float *scratch, const struct conv2d_dims *d, int relu,
+		     const struct nn_hook *hook);
+void conv2d_forward_naive(float *out, const float *in, const float *w,
+			  const float *b, const struct conv2d_dims *d, int relu);
+
+/* ---- ReLU ---- */
+
+void relu_forward(float *out /* (n) */, const float *in /* (n) */, size_t n);
+/* din = dout where out > 0, else 0 (din may equal dout). */
+void relu_backward(float *din /* (n) */, const float *dout /* (n) */,
+		   const float *out /* (n) */, size_t n);
+
+/* ---- 2-D pooling (square windows, zero-free padding as PyTorch) ---- */
+
+struct pool2d_dims {
+	int B, C, H, W;
+	int K, stride, pad;
+	int OH, OW;
+};
+
+/* PyTorch's floor mode; pad <= K/2 as PyTorch requires. */
+int pool2d_dims_init(struct pool2d_dims *d, int B, int C, int H, int W,
+		     int K, int stride, int pad);
+
+/* Max pooling; arg (B,C,OH,OW) records each output's input index within
+ * its plane (first maximum wins, NaN propagates, as PyTorch). */
+void maxpool2d_forward(float *out /* (B,C,OH,OW) */, int32_t *arg /* (B,C,OH,OW) */,
+		       const float *in /* (B,C,H,W) */, const struct pool2d_dims *d);
+void maxpool2d_backward(float *din /* (B,C,H,W) */, const float *dout /* (B,C,OH,OW) */,
+			const int32_t *arg, const struct pool2d_dims *d);
+/* Average pooling, padding counted in the divisor (count_include_pad). */
+void avgpool2d_forward(float *out /* (B,C,OH,OW) */, const float *in /* (B,C,H,W) */,
+		       const struct pool2d_dims *d);
+void avgpool2d_backward(float *din /* (B,C,H,W) */, const float *dout /* (B,C,OH,OW) */,
+			const struct pool2d_dims *d);
+
+/* ---- softmax cross-entropy, mean over the batch ---- */
+
+/* prob = softmax(logits) row by row (max subtracted); returns the mean of
+ * -log prob[y] (computed with log-sum-exp, in double). Labels must be in
+ * [0, C). */
+double softmax_xent_forward(float *prob /* (B,C) */, const float *logits /* (B,C) */,
+			    const int32_t *y /* (B) */, int B, int C);
+/* dlogits = (prob - onehot(y)) / B. */
+void softmax_xent_backward(float *dlogits /* (B,C) */, const float *prob /* (B,C) */,
+			   const int32_t *y /* (B) */, int B, int C);
+
+/* Index of the largest value (the first of equal ones; NaN counts as
+ * largest, as torch.argmax). */
+int nn_argmax(const float *v /* (n) */, int n);
+
+#endif
