@@ -371,3 +371,20 @@ write('d.npz', 'data.classes=10\n', [('y', np.zeros(0, np.int64)), ('x', np.zero
 c = np.load('c.npz')
 assert c['y'].shape == (0,) and c['flipped'].shape == (0,) and c['x'].shape == (0, 1, 2, 2)"
 }
+
+@test "corrupt: mkdata mnist | corrupt gives the authors' MNIST labels" {
+	need_numpy
+	need_mnist
+	mkdata mnist --split train | corrupt -p 0.8 --rng numpy --seed 42 -o t.npz
+	npy "
+d = np.load('t.npz')
+assert d.files == ['meta.txt', 'y', 'y_true', 'flipped', 'x'], d.files
+x = d['x']; assert x.shape == (60000, 1, 28, 28) and x.dtype == np.float32
+assert x.min() >= -1 and x.max() <= 1
+y = d['y_true'].copy()
+np.random.seed(42); m = np.random.rand(len(y)) <= 0.8
+y[m] = np.random.choice(10, m.sum())
+assert (d['y'] == y).all()
+assert (d['flipped'] == (d['y'] != d['y_true'])).all()
+"
+}
