@@ -388,3 +388,20 @@ assert (d['y'] == y).all()
 assert (d['flipped'] == (d['y'] != d['y_true'])).all()
 "
 }
+
+@test "corrupt: a stream cut at every 1 KiB boundary is an error" {
+	need_numpy
+	npy "$W
+y, x = data(300)
+write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)], compress=True)"
+	size=$(wc -c <d.npz)
+	for ((k = 1024; k < size; k += 1024)); do
+		head -c "$k" d.npz >cut
+		run --separate-stderr corrupt -p 0.5 cut
+		assert_runtime_error
+		run --separate-stderr corrupt -p 0.5 -o out.npz <cut
+		assert_runtime_error
+		[ ! -e out.npz ]
+	done
+	[ "$size" -gt 3072 ]
+}

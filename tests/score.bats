@@ -192,3 +192,18 @@ write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
 	run ls
 	refute_output --partial ".tmp."
 }
+
+@test "score: a stream cut at every 1 KiB boundary is an error" {
+	need_numpy
+	npy "$W
+rs = np.random.RandomState(2)
+write('p.npz', 'data.classes=10\n', [('y', rs.randint(0, 10, 500)), ('pred', rs.randint(0, 10, 500)),
+      ('score', rs.rand(500, 10).astype(np.float32))])"
+	size=$(wc -c <p.npz)
+	for ((k = 1024; k < size; k += 1024)); do
+		head -c "$k" p.npz >cut
+		run --separate-stderr score cut
+		assert_runtime_error
+	done
+	[ "$size" -gt 3072 ]
+}
