@@ -4,6 +4,7 @@
  */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -242,7 +243,8 @@ int parse_long(const char *s, long min, long max, long *out)
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno == ERANGE)
+	/* strtol skips leading white space: reject it like trailing junk. */
+	if (!*s || isspace((unsigned char)*s) || *end || errno == ERANGE)
 		return mp_error("'%s' is not an integer", s);
 	if (v < min || v > max)
 		return mp_error("'%s' is out of range [%ld, %ld]", s, min, max);
@@ -255,7 +257,7 @@ int parse_double(const char *s, double min, double max, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (!*s || *end || errno == ERANGE || isnan(v))
+	if (!*s || isspace((unsigned char)*s) || *end || errno == ERANGE || isnan(v))
 		return mp_error("'%s' is not a number", s);
 	if (v < min || v > max)
 		return mp_error("'%s' is out of range [%g, %g]", s, min, max);
