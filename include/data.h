@@ -100,6 +100,10 @@ void data_dirs_free(char *dirs[2], size_t n);
 char *data_path(const char *dir, const char *name);
 int data_is_file(const char *path);
 int data_is_dir(const char *path);
+/* After a short or failed gzread/gzgets: 0 if zlib reports no error,
+ * else -1 with a message naming path (truncated, corrupt, or I/O). */
+struct gzFile_s;
+int data_gz_check(struct gzFile_s *f, const char *path);
 /* Append a file to the set's data.source list. */
 void data_add_source(struct data_set *d, const char *path);
 /* Keep the first `limit` samples of a held set (pix and y). */

@@ -5,6 +5,10 @@
  * folder. Records: CIFAR-10 one label byte, CIFAR-100 a coarse then a fine
  * label byte; then 3072 pixel bytes, the R, G and B planes of 32x32 each,
  * row-major: exactly the (C, H, W) layout of `x`.
+ *
+ * The tarball is gunzipped by zlib and the tar read by libarchive from
+ * that: libarchive stops at the tar's end marker, and zlib then reads the
+ * rest, so that a cut or corrupt gzip trailer (CRC, length) is an error too.
  */
 #include "data.h"
 
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "util.h"
 
@@ -135,18 +140,47 @@ static ssize_t file_read(void *vctx, void *buf, size_t n)
 	return (ssize_t)r;
 }
 
+/* libarchive's read callback over zlib. */
+struct gz_src {
+	gzFile f;
+	const char *path;
+	int failed;          /* zlib failed: mp_errmsg() says how */
+	char buf[1 << 16];
+};
+
+static la_ssize_t gz_src_read(struct archive *a, void *ctx, const void **out)
+{
+	struct gz_src *s = ctx;
+	int r = gzread(s->f, s->buf, sizeof s->buf);
+	if (r <= 0 && data_gz_check(s->f, s->path)) {
+		s->failed = 1;
+		archive_set_error(a, EIO, "%s", mp_errmsg());
+		return -1;
+	}
+	*out = s->buf;
+	return r < 0 ? 0 : r;
+}
+
 static int load_archive(struct part *parts, const char **want, int nwant,
 			const struct cifar_fmt *f, int coarse, const char *path)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
+	struct gz_src *src = xmalloc(sizeof *src);
 	int r, ret = -1;
 	char *member = NULL;
 
-	archive_read_support_filter_gzip(a);
+	src->path = path;
+	src->failed = 0;
+	if (!(src->f = gzopen(path, "rb"))) {
+		mp_error("cannot open '%s': %s", path, errno ? strerror(errno) : "out of memory");
+		goto out;
+	}
+	gzbuffer(src->f, 1u << 18);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, (size_t)1 << 16) != ARCHIVE_OK) {
-		mp_error("cannot read '%s': %s", path, archive_error_string(a));
+	if (archive_read_open(a, src, NULL, gz_src_read, NULL) != ARCHIVE_OK) {
+		if (!src->failed)
+			mp_error("cannot read '%s': %s", path, archive_error_string(a));
 		goto out;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
@@ -175,9 +209,16 @@ static int load_archive(struct part *parts, const char **want, int nwant,
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		mp_error("'%s': %s", path, archive_error_string(a));
+		/* A zlib failure has its own message already. */
+		if (!src->failed)
+			mp_error("'%s': %s", path, archive_error_string(a));
 		goto out;
 	}
+	/* The rest: tar padding, then the gzip trailer, checked by zlib. */
+	while ((r = gzread(src->f, src->buf, sizeof src->buf)) > 0)
+		;
+	if (data_gz_check(src->f, path))
+		goto out;
 	for (int k = 0; k < nwant; k++)
 		if (!parts[k].seen) {
 			mp_error("'%s' has no member '%s/%s'", path, f->folder, want[k]);
@@ -187,6 +228,9 @@ static int load_archive(struct part *parts, const char **want, int nwant,
 out:
 	free(member);
 	archive_read_free(a);
+	if (src->f)
+		gzclose(src->f);
+	free(src);
 	return ret;
 }
 

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "util.h"
 
@@ -92,6 +94,23 @@ int data_is_dir(const char *path)
 {
 	struct stat st;
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+int data_gz_check(gzFile f, const char *path)
+{
+	int zerr;
+	const char *msg = gzerror(f, &zerr);
+	if (zerr == Z_OK)
+		return 0;
+	if (zerr == Z_BUF_ERROR)
+		return mp_error("'%s' is truncated (the gzip data end early)", path);
+	if (zerr == Z_ERRNO)
+		return mp_error("cannot read '%s': %s", path, strerror(errno));
+	/* zlib's message is "PATH: what"; keep the what. */
+	size_t n = strlen(path);
+	if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+		msg += n + 2;
+	return mp_error("'%s': corrupt gzip data: %s", path, msg);
 }
 
 void data_add_source(struct data_set *d, const char *path)

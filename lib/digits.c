@@ -68,15 +68,9 @@ static int read_csv(struct data_set *d, const char *path)
 				errno ? strerror(errno) : "out of memory");
 	for (;;) {
 		if (!gzgets(f, line, sizeof line)) {
-			int zerr;
-			const char *msg = gzerror(f, &zerr);
-			if (zerr == Z_OK && gzeof(f))
-				break;
-			if (zerr == Z_BUF_ERROR)
-				mp_error("'%s' is truncated (the gzip data end early)", path);
-			else
-				mp_error("'%s': %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
-			goto out;
+			if (data_gz_check(f, path))
+				goto out;
+			break;
 		}
 		lineno++;
 		size_t len = strlen(line);

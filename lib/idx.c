@@ -21,24 +21,17 @@ static int64_t gz_read_full(gzFile f, void *buf, size_t n)
 	while (got < n) {
 		size_t k = n - got > (1u << 30) ? (1u << 30) : n - got;
 		int r = gzread(f, (char *)buf + got, (unsigned)k);
+		int zerr;
 		if (r < 0)
+			return -1;
+		/* A gzip stream cut short, even in its trailer, is an error. */
+		if ((size_t)r < k && (gzerror(f, &zerr), zerr != Z_OK))
 			return -1;
 		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
 	return (int64_t)got;
-}
-
-static int gz_fail(gzFile f, const char *path)
-{
-	int zerr;
-	const char *msg = gzerror(f, &zerr);
-	if (zerr == Z_ERRNO)
-		return mp_error("cannot read '%s': %s", path, strerror(errno));
-	if (zerr == Z_BUF_ERROR)
-		return mp_error("'%s' is truncated (the gzip data end early)", path);
-	return mp_error("'%s': corrupt gzip data: %s", path, msg);
 }
 
 int idx_read(const char *path, int ndim, uint32_t *dims, uint8_t **data,
@@ -62,7 +55,8 @@ int idx_read(const char *path, int ndim, uint32_t *dims, uint8_t **data,
 	size_t hlen = 4 + 4 * (size_t)ndim;
 	got = gz_read_full(f, hdr, hlen);
 	if (got < 0) {
-		gz_fail(f, path);
+		if (!data_gz_check(f, path))
+			mp_error("cannot read '%s'", path);
 		goto out;
 	}
 	if ((size_t)got < hlen) {
@@ -95,7 +89,8 @@ int idx_read(const char *path, int ndim, uint32_t *dims, uint8_t **data,
 	buf = xmalloc(n);
 	got = gz_read_full(f, buf, n);
 	if (got < 0) {
-		gz_fail(f, path);
+		if (!data_gz_check(f, path))
+			mp_error("cannot read '%s'", path);
 		goto out;
 	}
 	if ((size_t)got < n) {
@@ -105,7 +100,8 @@ int idx_read(const char *path, int ndim, uint32_t *dims, uint8_t **data,
 	}
 	got = gz_read_full(f, &extra, 1);
 	if (got < 0) {
-		gz_fail(f, path);
+		if (!data_gz_check(f, path))
+			mp_error("cannot read '%s'", path);
 		goto out;
 	}
 	if (got > 0) {
