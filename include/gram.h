@@ -1,0 +1,98 @@
+/*
+ * gram.h: the linear algebra under the probes: per-class scatter matrices
+ * accumulated from a stream of rows (gram.c), and a symmetric eigensolver
+ * that computes every eigenvalue but only the eigenvectors kept (eig.c).
+ *
+ * Scatter (primal): S_c = X_c^T X_c (D, D), summed in double precision a
+ * block of rows at a time with dsyrk/dgemm on tiles, the tiles of one
+ * update spread over the par_for pool. Row order within a class and tile
+ * boundaries depend on the data and D only, so S_c is bit-identical
+ * whatever the thread count.
+ *
+ * Matrices are row-major with the upper triangle (i <= j) meaningful; to
+ * LAPACK (column-major) that is the lower triangle, uplo 'L'.
+ *
+ *   struct gram_acc g;
+ *   gram_acc_init(&g, C, D);
+ *   for each row x of class c: gram_acc_add(&g, c, x);
+ *   gram_acc_finish(&g);              // S_c in gram_acc_scatter(&g, c)
+ *   ...
+ *   gram_acc_release(&g);
+ *
+ *   struct eig e;
+ *   eig_reduce(&e, S, D);             // all eigenvalues in e.w, descending
+ *   k = eig_count_var(e.w, D, 0.99, &reached);
+ *   eig_vectors(&e, k, V);            // (k, D): the top k eigenvectors
+ *   eig_release(&e);
+ */
+#ifndef MEMPROBE_GRAM_H
+#define MEMPROBE_GRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Rows buffered per class before they are folded into S_c. */
+#define GRAM_BLOCK 256
+
+struct gram_acc {
+	int classes;             /* C */
+	size_t dim;              /* D */
+	double *s;               /* (C, D, D) upper triangles of S_c */
+	double *pend;            /* (C, GRAM_BLOCK, D) rows not yet folded in */
+	size_t *npend;           /* (C) */
+	size_t tile;             /* side of the tiles of one update */
+};
+
+/* Bytes gram_acc_init allocates for C classes of width D (for the choice
+ * between the primal and dual methods); -1 on overflow. */
+int gram_acc_bytes(int classes, size_t dim, size_t *bytes);
+/* Allocate zeroed scatter matrices (dies when memory is exhausted). */
+void gram_acc_init(struct gram_acc *g, int classes, size_t dim);
+/* Add one row (D) to class c. */
+void gram_acc_add(struct gram_acc *g, int c, const double *x);
+/* Fold every buffered row in. */
+void gram_acc_finish(struct gram_acc *g);
+/* S_c (D, D), upper triangle. */
+double *gram_acc_scatter(const struct gram_acc *g, int c);
+void gram_acc_release(struct gram_acc *g);
+
+/* S += P^T P for P (b, D) row-major: the upper triangle of S (D, D) only,
+ * in tiles of side `tile` run through par_for (tile 0: one dsyrk). */
+void gram_syrk_update(double *s, const double *p, size_t b, size_t dim,
+		      size_t tile);
+
+/* ---- symmetric eigenproblems ---- */
+
+struct eig {
+	size_t n;
+	double *a;               /* (n, n) borrowed: the matrix, then the
+				    Householder reflectors of its reduction */
+	double *d, *e, *tau;     /* (n), (n), (n): the tridiagonal form */
+	double *w;               /* (n) every eigenvalue, descending */
+};
+
+/* Reduce the symmetric matrix a (n, n), row-major upper triangle (it is
+ * overwritten), to tridiagonal form (dsytrd) and compute all its
+ * eigenvalues (dsterf) into e->w, largest first. -1 with a message if
+ * LAPACK fails. */
+int eig_reduce(struct eig *e, double *a, size_t n);
+/* The unit eigenvectors of the k largest eigenvalues as the rows of v
+ * (k, n), largest first: dstemr on the tridiagonal form for that index
+ * range only (dstebz + dstein if it fails), then dormtr. */
+int eig_vectors(struct eig *e, size_t k, double *v);
+void eig_release(struct eig *e);
+/* For tests: non-zero makes eig_vectors use dstebz + dstein directly. */
+extern int eig_use_stein;
+
+/* Eigenvalues above the noise of a double-precision eigensolver:
+ * #{j : w_j > w_0 * n * DBL_EPSILON} for w (n) descending; 0 if w_0 <= 0. */
+size_t eig_rank(const double *w, size_t n);
+/* The k rule of MASC: the smallest k whose cumulative explained-variance
+ * ratio sum_{j<k} w_j / sum_j w_j is strictly greater than t (n when none
+ * is, 0 when the sum is not positive). *reached (may be NULL) gets the
+ * ratio at k. */
+size_t eig_count_var(const double *w, size_t n, double t, double *reached);
+/* sum_{j<k} w_j / sum_j w_j (0 when the sum is not positive). */
+double eig_ratio(const double *w, size_t n, size_t k);
+
+#endif

@@ -1,0 +1,785 @@
+/*
+ * probe.c: what MASC and VeLPIC share: the one-pass fit of per-class
+ * principal subspaces from a training stream (primal or dual method), and
+ * the streaming prediction loop that copies labels through and writes
+ * `pred` and `score`.
+ *
+ * Fit, primal: rows are read in blocks as float64, checked, summed into
+ * the column sums, and handed to the scatter accumulator (gram.c); then one
+ * eigensolver task per class runs on the par_for pool (LAPACK itself
+ * single-threaded in each), so classes are solved two at a time on two
+ * cores, each exactly as it would be alone.
+ *
+ * Fit, dual: the rows are stored by class as float32 (the counts per class
+ * are known from the labels before the rows arrive), and each class task
+ * forms G_c = X_c X_c^T from float64 column panels, takes the top k_c
+ * eigenvectors U_c of G_c (whose non-zero eigenvalues are those of S_c),
+ * recovers V_c = Sigma^-1 U_c^T X_c a panel at a time and re-orthonormalises
+ * it (Cholesky QR), which leaves its span unchanged.
+ */
+#include "probe.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gram.h"
+#include "npz.h"
+#include "par.h"
+#include "util.h"
+
+/* Rows are read a few MB at a time. */
+#define READ_BYTES ((size_t)4 << 20)
+/* Column panels of the dual method. */
+#define DUAL_PANEL 256
+/* Largest class the dual method can solve (LAPACK's 32-bit indices). */
+#define DUAL_MAX_ROWS 46340
+
+int probe_method_parse(const char *s, enum probe_method *m)
+{
+	if (!strcmp(s, "auto"))
+		*m = PROBE_AUTO;
+	else if (!strcmp(s, "primal"))
+		*m = PROBE_PRIMAL;
+	else if (!strcmp(s, "dual"))
+		*m = PROBE_DUAL;
+	else
+		return mp_error("unknown method '%s' (auto, primal or dual)", s);
+	return 0;
+}
+
+const char *probe_method_str(enum probe_method m)
+{
+	return m == PROBE_PRIMAL ? "primal" : m == PROBE_DUAL ? "dual" : "auto";
+}
+
+const char *probe_layer(const struct meta *m, const char *member)
+{
+	const char *l = meta_get(m, "dumpacts.layer");
+	if (l)
+		return l;
+	return member && !strcmp(member, "x") ? "input" : "unknown";
+}
+
+int probe_method_bytes(enum probe_method m, int classes, size_t dim, size_t rows,
+		       size_t max_count, int threads, size_t *bytes)
+{
+	if (m == PROBE_PRIMAL)
+		return gram_acc_bytes(classes, dim, bytes);
+	size_t a, g, p;
+	if (mp_mul_size(rows, dim, &a) || mp_mul_size(a, sizeof(float), &a) ||
+	    mp_mul_size(max_count, max_count + DUAL_PANEL, &g) ||
+	    mp_mul_size(g, sizeof(double) * (size_t)(threads > 0 ? threads : 1), &g) ||
+	    a + g < a)
+		return -1;
+	p = a + g;
+	*bytes = p;
+	return 0;
+}
+
+void probe_fit_release(struct probe_fit *f)
+{
+	meta_release(&f->meta);
+	free(f->count);
+	free(f->k);
+	free(f->asked);
+	free(f->rank);
+	free(f->notes);
+	free(f->basis);
+	free(f->eigval);
+	free(f->explained);
+	free(f->colsum);
+	memset(f, 0, sizeof *f);
+}
+
+/* The number of classes: meta data.classes, else model.classes, else the
+ * largest label + 1; every label must be in [0, C). */
+static int count_classes(const struct meta *m, const int32_t *y, size_t n,
+			 const char *path, const char *lab, int *out)
+{
+	static const char *const keys[] = { "data.classes", "model.classes" };
+	long c = 0;
+	const char *key = NULL;
+	for (size_t i = 0; i < 2 && !key; i++) {
+		const char *s = meta_get(m, keys[i]);
+		if (s) {
+			if (parse_long(s, 1, 1L << 20, &c))
+				return mp_error("%s: invalid %s '%s' in meta.txt", path, keys[i], s);
+			key = keys[i];
+		}
+	}
+	int32_t top = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] < 0)
+			return mp_error("%s: label %d of '%s' at row %zu is negative",
+					path, (int)y[i], lab, i);
+		if (key && y[i] >= c)
+			return mp_error("%s: label %d of '%s' at row %zu is not below %s=%ld",
+					path, (int)y[i], lab, i, key, c);
+		if (y[i] > top)
+			top = y[i];
+	}
+	if (!key) {
+		if (top >= (1 << 20))
+			return mp_error("%s: label %d of '%s' is too large", path, (int)top, lab);
+		c = top + 1;
+	}
+	*out = (int)c;
+	return 0;
+}
+
+static int check_row_f64(const double *x, size_t d, size_t row, const char *path,
+			 const char *member)
+{
+	for (size_t j = 0; j < d; j++)
+		if (!isfinite(x[j]))
+			return mp_error("%s: row %zu of '%s' is not finite (%g in column %zu)",
+					path, row, member, x[j], j);
+	return 0;
+}
+
+static int check_row_f32(const float *x, size_t d, size_t row, const char *path,
+			 const char *member)
+{
+	for (size_t j = 0; j < d; j++)
+		if (!isfinite(x[j]))
+			return mp_error("%s: row %zu of '%s' is not finite (%g in column %zu)",
+					path, row, member, (double)x[j], j);
+	return 0;
+}
+
+static void progress(const char *what, size_t done, size_t total, int on)
+{
+	if (!on)
+		return;
+	if (done < total)
+		fprintf(stderr, "\r%s: %s %zu/%zu rows", mp_progname, what, done, total);
+	else
+		fprintf(stderr, "\r%*s\r", 60, "");
+}
+
+struct fit_ctx {
+	struct probe_fit *f;
+	const struct probe_fit_opts *o;
+	struct gram_acc *g;        /* primal */
+	const float *rows;         /* dual: (N, D) grouped by class */
+	const size_t *start;       /* dual: (C) first row of each class */
+	double **v;                /* (C) per class (k_c, D) */
+	double **w;                /* (C) per class (k_c) eigenvalues */
+	char **err;                /* (C) per class message, or NULL */
+};
+
+/* k_c for the eigenvalues w (n, descending) of class c: the rule's count,
+ * capped at the number of directions its rows really span. */
+static size_t choose_k(struct fit_ctx *x, int c, const double *w, size_t n)
+{
+	struct probe_fit *f = x->f;
+	size_t r = eig_rank(w, n), want;
+	if (x->o->components > 0)
+		want = (size_t)x->o->components;
+	else
+		want = eig_count_var(w, n, x->o->threshold, NULL);
+	f->rank[c] = r;
+	f->asked[c] = want;
+	size_t k = want < r ? want : r;
+	if (k < want)
+		f->notes[c] |= PROBE_CLASS_CAPPED;
+	f->explained[c] = eig_ratio(w, n, k);
+	f->k[c] = (int32_t)k;
+	return k;
+}
+
+static void keep_values(struct fit_ctx *x, int c, const double *w, size_t k)
+{
+	x->w[c] = xmallocarray(k ? k : 1, sizeof **x->w);
+	memcpy(x->w[c], w, k * sizeof *w);
+}
+
+static void solve_primal(void *ctx, size_t i)
+{
+	struct fit_ctx *x = ctx;
+	struct probe_fit *f = x->f;
+	int c = (int)i;
+	size_t d = f->dim, k;
+	struct eig e;
+	if (!f->count[c]) {
+		f->notes[c] |= PROBE_CLASS_EMPTY;
+		return;
+	}
+	if (eig_reduce(&e, gram_acc_scatter(x->g, c), d))
+		goto fail;
+	k = choose_k(x, c, e.w, d);
+	keep_values(x, c, e.w, k);
+	x->v[c] = xaligned_calloc(k ? k * d : 1, sizeof **x->v);
+	if (eig_vectors(&e, k, x->v[c]))
+		goto fail;
+	eig_release(&e);
+	return;
+fail:
+	x->err[c] = xasprintf("class %d: %s", c, mp_errmsg());
+	eig_release(&e);
+}
+
+/* Columns j0..j0+jb of the class rows X (n, D) as float64 (n, jb). */
+static void panel(double *p, const float *x, size_t n, size_t d, size_t j0, size_t jb)
+{
+	for (size_t i = 0; i < n; i++) {
+		const float *src = x + i * d + j0;
+		double *dst = p + i * jb;
+		for (size_t j = 0; j < jb; j++)
+			dst[j] = src[j];
+	}
+}
+
+/* Rows of v (k, d) made orthonormal by Cholesky QR: v <- L^-1 v where
+ * v v^T = L L^T. Row j stays in the span of rows 0..j, so every leading
+ * subspace is kept. Left as is if v v^T is not positive definite. */
+static void orthonormalize(double *v, size_t k, size_t d)
+{
+	if (k == 1) {
+		double s = cblas_dnrm2((int)d, v, 1);
+		if (s > 0)
+			cblas_dscal((int)d, 1.0 / s, v, 1);
+		return;
+	}
+	double *m = xcalloc(k * k, sizeof *m);
+	cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)k, (int)d, 1.0,
+		    v, (int)d, 0.0, m, (int)k);
+	if (!LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)k, m, (lapack_int)k))
+		cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans,
+			    CblasNonUnit, (int)k, (int)d, 1.0, m, (int)k, v, (int)d);
+	free(m);
+}
+
+static void solve_dual(void *ctx, size_t i)
+{
+	struct fit_ctx *x = ctx;
+	struct probe_fit *f = x->f;
+	int c = (int)i;
+	size_t d = f->dim, n = f->count[c], k;
+	const float *rows = x->rows + x->start[c] * d;
+	double *g = NULL, *p = NULL, *u = NULL;
+	struct eig e;
+	memset(&e, 0, sizeof e);
+	if (!n) {
+		f->notes[c] |= PROBE_CLASS_EMPTY;
+		return;
+	}
+	if (n > DUAL_MAX_ROWS) {
+		mp_error("%zu rows are too many for the dual method (at most %d per class)",
+			 n, DUAL_MAX_ROWS);
+		goto fail;
+	}
+	g = xaligned_calloc(n * n, sizeof *g);
+	p = xaligned_calloc(n * DUAL_PANEL, sizeof *p);
+	for (size_t j0 = 0; j0 < d; j0 += DUAL_PANEL) {
+		size_t jb = d - j0 < DUAL_PANEL ? d - j0 : DUAL_PANEL;
+		panel(p, rows, n, d, j0, jb);
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)jb,
+			    1.0, p, (int)jb, 1.0, g, (int)n);
+	}
+	if (eig_reduce(&e, g, n))
+		goto fail;
+	k = choose_k(x, c, e.w, n);
+	if (k > d) /* cannot happen: the rank is at most D */
+		k = d;
+	keep_values(x, c, e.w, k);
+	u = xaligned_calloc(k ? k * n : 1, sizeof *u);
+	if (eig_vectors(&e, k, u))
+		goto fail;
+	double *v = x->v[c] = xaligned_calloc(k ? k * d : 1, sizeof *v);
+	for (size_t j0 = 0; j0 < d && k; j0 += DUAL_PANEL) {
+		size_t jb = d - j0 < DUAL_PANEL ? d - j0 : DUAL_PANEL;
+		panel(p, rows, n, d, j0, jb);
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)jb,
+			    (int)n, 1.0, u, (int)n, p, (int)jb, 0.0, v + j0, (int)d);
+	}
+	for (size_t j = 0; j < k; j++)
+		cblas_dscal((int)d, 1.0 / sqrt(e.w[j]), v + j * d, 1);
+	if (k)
+		orthonormalize(v, k, d);
+	goto out;
+fail:
+	x->err[c] = xasprintf("class %d: %s", c, mp_errmsg());
+out:
+	eig_release(&e);
+	free(g);
+	free(p);
+	free(u);
+}
+
+/* Read N rows of width D (the current member) into the accumulator. */
+static int read_primal(struct npz_reader *r, struct probe_fit *f, struct gram_acc *g,
+		       const int32_t *lab, int show)
+{
+	size_t d = f->dim, n = f->rows;
+	size_t rb = READ_BYTES / (d * sizeof(double));
+	if (rb < 1)
+		rb = 1;
+	if (rb > n)
+		rb = n;
+	double *buf = xaligned_calloc(rb * d, sizeof *buf);
+	const char *path = npz_reader_path(r);
+	int ret = -1;
+	for (size_t row = 0; row < n; ) {
+		size_t m = n - row < rb ? n - row : rb;
+		if (npz_reader_read_rows_f64(r, buf, m))
+			goto out;
+		for (size_t i = 0; i < m; i++) {
+			const double *x = buf + i * d;
+			if (check_row_f64(x, d, row + i, path, f->member))
+				goto out;
+			for (size_t j = 0; j < d; j++)
+				f->colsum[j] += x[j];
+			gram_acc_add(g, lab[row + i], x);
+		}
+		row += m;
+		progress("reading", row, n, show);
+	}
+	gram_acc_finish(g);
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+/* Read N rows into rows (N, D) float32, grouped by class from start[c]. */
+static int read_dual(struct npz_reader *r, struct probe_fit *f, float *rows,
+		     const size_t *start, const int32_t *lab, int show)
+{
+	size_t d = f->dim, n = f->rows;
+	size_t rb = READ_BYTES / (d * sizeof(float));
+	if (rb < 1)
+		rb = 1;
+	if (rb > n)
+		rb = n;
+	float *buf = xaligned_calloc(rb * d, sizeof *buf);
+	size_t *fill = xcalloc((size_t)f->classes, sizeof *fill);
+	const char *path = npz_reader_path(r);
+	int ret = -1;
+	for (size_t row = 0; row < n; ) {
+		size_t m = n - row < rb ? n - row : rb;
+		if (npz_reader_read_rows_f32(r, buf, m))
+			goto out;
+		for (size_t i = 0; i < m; i++) {
+			const float *x = buf + i * d;
+			int c = lab[row + i];
+			if (check_row_f32(x, d, row + i, path, f->member))
+				goto out;
+			for (size_t j = 0; j < d; j++)
+				f->colsum[j] += x[j];
+			memcpy(rows + (start[c] + fill[c]++) * d, x, d * sizeof *x);
+		}
+		row += m;
+		progress("reading", row, n, show);
+	}
+	ret = 0;
+out:
+	free(buf);
+	free(fill);
+	return ret;
+}
+
+int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts *o)
+{
+	struct npz_reader *r;
+	struct gram_acc g;
+	struct fit_ctx x;
+	int32_t *lab = NULL;
+	size_t nlab = 0, *start = NULL;
+	float *rows = NULL;
+	int rc, ret = -1, have = 0, show = o->progress && mp_stderr_is_tty();
+	const char *src;
+
+	memset(f, 0, sizeof *f);
+	memset(&g, 0, sizeof g);
+	memset(&x, 0, sizeof x);
+	meta_init(&f->meta);
+	if (!(r = npz_reader_open(path)))
+		return -1;
+	src = npz_reader_path(r);
+	double t0 = mp_now();
+	while ((rc = npz_reader_next(r)) > 0) {
+		const char *name = npz_reader_name(r);
+		if (!npz_reader_is_array(r)) {
+			if (!strcmp(name, "meta.txt") && npz_reader_load_meta(r, &f->meta))
+				goto out;
+			continue;
+		}
+		if (!strcmp(name, o->labels) && !lab) {
+			if (npz_reader_load_i32(r, &lab, &nlab))
+				goto out;
+		} else if (!strcmp(name, "act") || !strcmp(name, "x")) {
+			snprintf(f->member, sizeof f->member, "%s", name);
+			have = 1;
+			break;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	if (!have) {
+		mp_error("%s: no 'act' or 'x' member to fit on", src);
+		goto out;
+	}
+	if (!lab) {
+		mp_error("%s: no '%s' member before '%s' (labels must come first)",
+			 src, o->labels, f->member);
+		goto out;
+	}
+	const struct npy_header *h = npz_reader_header(r);
+	if (h->ndim < 2) {
+		mp_error("%s: member '%s' must have a row per sample, (N, D), not %d-D",
+			 src, f->member, h->ndim);
+		goto out;
+	}
+	f->rows = (size_t)h->shape[0];
+	f->dim = npy_row_count(h);
+	if (f->rows != nlab) {
+		mp_error("%s: '%s' has %zu rows but '%s' has %zu labels",
+			 src, f->member, f->rows, o->labels, nlab);
+		goto out;
+	}
+	if (!f->rows || !f->dim) {
+		mp_error("%s: member '%s' is empty", src, f->member);
+		goto out;
+	}
+	if (count_classes(&f->meta, lab, nlab, src, o->labels, &f->classes))
+		goto out;
+
+	size_t C = (size_t)f->classes, maxc = 0;
+	f->count = xcalloc(C, sizeof *f->count);
+	f->k = xcalloc(C, sizeof *f->k);
+	f->asked = xcalloc(C, sizeof *f->asked);
+	f->rank = xcalloc(C, sizeof *f->rank);
+	f->notes = xcalloc(C, sizeof *f->notes);
+	f->explained = xcalloc(C, sizeof *f->explained);
+	f->colsum = xcalloc(f->dim, sizeof *f->colsum);
+	for (size_t i = 0; i < nlab; i++)
+		f->count[lab[i]]++;
+	for (size_t c = 0; c < C; c++)
+		if (f->count[c] > maxc)
+			maxc = f->count[c];
+
+	size_t bp = SIZE_MAX, bd = SIZE_MAX;
+	if (probe_method_bytes(PROBE_PRIMAL, f->classes, f->dim, f->rows, maxc,
+			       par_threads(), &bp))
+		bp = SIZE_MAX;
+	if (probe_method_bytes(PROBE_DUAL, f->classes, f->dim, f->rows, maxc,
+			       par_threads(), &bd))
+		bd = SIZE_MAX;
+	f->method = o->method;
+	if (f->method == PROBE_AUTO)
+		f->method = bp <= bd ? PROBE_PRIMAL : PROBE_DUAL;
+	if ((f->method == PROBE_PRIMAL ? bp : bd) == SIZE_MAX) {
+		mp_error("%s: %zu rows of %zu values in %d classes are too large for the %s method",
+			 src, f->rows, f->dim, f->classes, probe_method_str(f->method));
+		goto out;
+	}
+
+	x.f = f;
+	x.o = o;
+	if (f->method == PROBE_PRIMAL) {
+		gram_acc_init(&g, f->classes, f->dim);
+		x.g = &g;
+		if (read_primal(r, f, &g, lab, show))
+			goto out;
+	} else {
+		start = xcalloc(C, sizeof *start);
+		for (size_t c = 1; c < C; c++)
+			start[c] = start[c - 1] + f->count[c - 1];
+		rows = xaligned_calloc(f->rows * f->dim, sizeof *rows);
+		x.rows = rows;
+		x.start = start;
+		if (read_dual(r, f, rows, start, lab, show))
+			goto out;
+	}
+	/* The rest of the stream must be sound too. */
+	while ((rc = npz_reader_next(r)) > 0)
+		;
+	if (rc < 0)
+		goto out;
+	double t1 = mp_now();
+
+	x.v = xcalloc(C, sizeof *x.v);
+	x.w = xcalloc(C, sizeof *x.w);
+	x.err = xcalloc(C, sizeof *x.err);
+	par_for(C, f->method == PROBE_PRIMAL ? solve_primal : solve_dual, &x);
+	for (size_t c = 0; c < C; c++)
+		if (x.err[c]) {
+			mp_error("%s: %s", src, x.err[c]);
+			goto out;
+		}
+	for (size_t c = 0; c < C; c++)
+		f->ktotal += (size_t)f->k[c];
+	f->basis = xaligned_calloc(f->ktotal ? f->ktotal * f->dim : 1, sizeof *f->basis);
+	f->eigval = xcalloc(f->ktotal ? f->ktotal : 1, sizeof *f->eigval);
+	for (size_t c = 0, at = 0; c < C; c++) {
+		size_t k = (size_t)f->k[c];
+		if (!k)
+			continue;
+		memcpy(f->basis + at * f->dim, x.v[c], k * f->dim * sizeof *f->basis);
+		memcpy(f->eigval + at, x.w[c], k * sizeof *f->eigval);
+		at += k;
+	}
+	f->seconds_read = t1 - t0;
+	f->seconds_solve = mp_now() - t1;
+	ret = 0;
+out:
+	if (x.v)
+		for (size_t c = 0; c < (size_t)f->classes; c++) {
+			free(x.v[c]);
+			free(x.w[c]);
+			free(x.err[c]);
+		}
+	free(x.v);
+	free(x.w);
+	free(x.err);
+	gram_acc_release(&g);
+	free(rows);
+	free(start);
+	free(lab);
+	npz_reader_free(r);
+	if (ret)
+		probe_fit_release(f);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- meta */
+
+/* A growing string for the per-class lists of meta.txt. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) MP_PRINTF(2, 3);
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		MP_ASSERT(n >= 0);
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+}
+
+/* meta_set(m, "PREFIX.NAME", fmt, ...) */
+static void set_key(struct meta *m, const char *prefix, const char *name,
+		    const char *fmt, ...) MP_PRINTF(4, 5);
+static void set_key(struct meta *m, const char *prefix, const char *name,
+		    const char *fmt, ...)
+{
+	struct sbuf v = { 0 };
+	char *key = xasprintf("%s.%s", prefix, name);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	MP_ASSERT(n >= 0);
+	v.s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(v.s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	meta_set(m, key, "%s", v.s);
+	free(v.s);
+	free(key);
+}
+
+void probe_meta_fit(struct meta *m, const struct probe_fit *f,
+		    const struct probe_fit_opts *o, const char *prefix)
+{
+	struct sbuf cnt = { 0 }, k = { 0 }, ex = { 0 };
+	for (int c = 0; c < f->classes; c++) {
+		sb_printf(&cnt, "%s%zu", c ? " " : "", f->count[c]);
+		sb_printf(&k, "%s%d", c ? " " : "", (int)f->k[c]);
+		sb_printf(&ex, "%s%.6f", c ? " " : "", f->explained[c]);
+	}
+	meta_set(m, "probe", "%s", prefix);
+	meta_set(m, "probe.layer", "%s", probe_layer(&f->meta, f->member));
+	meta_set(m, "probe.member", "%s", f->member);
+	set_key(m, prefix, "labels", "%s", o->labels);
+	if (o->components > 0)
+		set_key(m, prefix, "components", "%ld", o->components);
+	else
+		set_key(m, prefix, "threshold", "%.15g", o->threshold);
+	set_key(m, prefix, "method", "%s", probe_method_str(f->method));
+	set_key(m, prefix, "classes", "%d", f->classes);
+	set_key(m, prefix, "dim", "%zu", f->dim);
+	set_key(m, prefix, "n", "%zu", f->rows);
+	set_key(m, prefix, "count", "%s", cnt.s);
+	set_key(m, prefix, "k", "%s", k.s);
+	set_key(m, prefix, "k_total", "%zu", f->ktotal);
+	set_key(m, prefix, "explained", "%s", ex.s);
+	free(cnt.s);
+	free(k.s);
+	free(ex.s);
+}
+
+void probe_fit_warnings(const struct probe_fit *f)
+{
+	for (int c = 0; c < f->classes; c++) {
+		if (f->notes[c] & PROBE_CLASS_EMPTY)
+			warn("class %d has no training rows: it has no subspace and scores 0 for every input", c);
+		else if (f->notes[c] & PROBE_CLASS_CAPPED)
+			warn("class %d: %zu components asked but its %zu rows span only %zu directions: keeping %d",
+			     c, f->asked[c], f->count[c], f->rank[c], (int)f->k[c]);
+	}
+}
+
+/* ---------------------------------------------------------------- predict */
+
+struct label_count {
+	const char *name;
+	size_t n;
+	int seen;
+};
+
+int probe_predict(const char *in, const char *out, int level,
+		  const struct probe_scorer *sc, const struct meta *add)
+{
+	struct npz_reader *r = npz_reader_open(in);
+	struct npz_writer *w = NULL;
+	struct meta m = META_INIT;
+	struct label_count lc[3] = { { "y", 0, 0 }, { "y_true", 0, 0 }, { "flipped", 0, 0 } };
+	int32_t *pred = NULL;
+	float *score = NULL, *buf = NULL;
+	size_t n = 0, C = (size_t)sc->classes;
+	int rc, ret = -1, have = 0, meta_done = 0;
+	char member[8] = "";
+
+	if (!r)
+		return -1;
+	const char *src = npz_reader_path(r);
+	if (!(w = npz_writer_open(out, level)))
+		goto out;
+	while ((rc = npz_reader_next(r)) > 0) {
+		const char *name = npz_reader_name(r);
+		if (!npz_reader_is_array(r)) {
+			if (!strcmp(name, "meta.txt") && !meta_done &&
+			    npz_reader_load_meta(r, &m))
+				goto out;
+			continue;
+		}
+		if (!meta_done) {
+			if (add)
+				meta_merge(&m, add);
+			if (npz_writer_add_meta(w, &m))
+				goto out;
+			meta_done = 1;
+		}
+		const struct npy_header *h = npz_reader_header(r);
+		struct label_count *l = NULL;
+		for (size_t i = 0; i < 3; i++)
+			if (!strcmp(name, lc[i].name) && !lc[i].seen)
+				l = &lc[i];
+		if (l) {
+			if (h->ndim != 1) {
+				mp_error("%s: member '%s' must be 1-D", src, name);
+				goto out;
+			}
+			l->n = (size_t)h->shape[0];
+			l->seen = 1;
+			if (l == &lc[2]) {
+				if (npz_writer_copy(w, r, NULL))
+					goto out;
+			} else {
+				int32_t *v;
+				size_t cnt;
+				struct npy_header o;
+				if (npz_reader_load_i32(r, &v, &cnt))
+					goto out;
+				int bad = npy_header_1d(&o, NPY_I4, (int64_t)cnt) ||
+					  npz_writer_add(w, name, &o, v);
+				free(v);
+				if (bad)
+					goto out;
+			}
+			continue;
+		}
+		if (have || (strcmp(name, "act") && strcmp(name, "x")))
+			continue;
+		have = 1;
+		snprintf(member, sizeof member, "%s", name);
+		if (h->ndim < 2) {
+			mp_error("%s: member '%s' must have a row per sample, (N, D), not %d-D",
+				 src, name, h->ndim);
+			goto out;
+		}
+		size_t d = npy_row_count(h);
+		n = (size_t)h->shape[0];
+		if (d != sc->dim) {
+			mp_error("%s: rows of '%s' have %zu values but the probe has D=%zu",
+				 src, name, d, sc->dim);
+			goto out;
+		}
+		if (sc->probe_meta) {
+			const char *pl = meta_get(sc->probe_meta, "probe.layer");
+			const char *il = probe_layer(&m, name);
+			if (pl && strcmp(pl, il))
+				warn("the probe was fitted on layer '%s', these rows are from '%s'",
+				     pl, il);
+		}
+		pred = xaligned_calloc(n ? n : 1, sizeof *pred);
+		score = xaligned_calloc(n * C > 0 ? n * C : 1, sizeof *score);
+		size_t rb = READ_BYTES / (d * sizeof(float));
+		if (rb < 1)
+			rb = 1;
+		if (rb > n)
+			rb = n;
+		buf = xaligned_calloc(rb ? rb * d : 1, sizeof *buf);
+		for (size_t row = 0; row < n; ) {
+			size_t k = n - row < rb ? n - row : rb;
+			if (npz_reader_read_rows_f32(r, buf, k))
+				goto out;
+			for (size_t i = 0; i < k; i++)
+				if (check_row_f32(buf + i * d, d, row + i, src, name))
+					goto out;
+			if (sc->score(sc->ctx, buf, k, score + row * C, pred + row)) {
+				mp_error_prefix("%s", src);
+				goto out;
+			}
+			row += k;
+		}
+	}
+	if (rc < 0)
+		goto out;
+	if (!have) {
+		mp_error("%s: no 'act' or 'x' member to predict", src);
+		goto out;
+	}
+	for (size_t i = 0; i < 3; i++)
+		if (lc[i].seen && lc[i].n != n) {
+			mp_error("%s: '%s' has %zu entries but '%s' has %zu rows",
+				 src, lc[i].name, lc[i].n, member, n);
+			goto out;
+		}
+	struct npy_header hp, hs;
+	if (npy_header_1d(&hp, NPY_I4, (int64_t)n) ||
+	    npy_header_2d(&hs, NPY_F4, (int64_t)n, (int64_t)C) ||
+	    npz_writer_add(w, "pred", &hp, pred) ||
+	    npz_writer_add(w, "score", &hs, score))
+		goto out;
+	ret = npz_writer_close(w);
+	w = NULL;
+out:
+	if (w)
+		npz_writer_abort(w);
+	npz_reader_free(r);
+	meta_release(&m);
+	free(pred);
+	free(score);
+	free(buf);
+	return ret;
+}

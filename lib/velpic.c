@@ -1,0 +1,139 @@
+/*
+ * velpic.c: VeLPIC, the linear probe: per class the unit top eigenvector
+ * v_c of S_c (the one-component fit of probe.c), its sign chosen so that
+ * the mean of x . v_c over ALL training rows is non-negative, and the
+ * prediction argmax_c v_c . x (no bias, no normalisation).
+ *
+ * The sign rule uses the column sums of all training rows gathered during
+ * the fit: mean_i x_i . v_c >= 0  <=>  (sum_i x_i) . v_c >= 0 (an exact
+ * zero keeps LAPACK's sign). Scores are float32 dot products computed by
+ * sgemm, the same arithmetic as a network's final linear layer carrying
+ * these vectors (see transplant).
+ */
+#include "probe.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npz.h"
+#include "util.h"
+
+void velpic_vectors(const struct probe_fit *f, float *w)
+{
+	size_t D = f->dim, at = 0;
+	for (int c = 0; c < f->classes; c++) {
+		float *wc = w + (size_t)c * D;
+		size_t k = (size_t)f->k[c];
+		if (!k) {
+			memset(wc, 0, D * sizeof *wc);
+			continue;
+		}
+		const double *v = f->basis + at * D;
+		double s = 0;
+		for (size_t j = 0; j < D; j++)
+			s += v[j] * f->colsum[j];
+		double sign = s < 0 ? -1.0 : 1.0;
+		for (size_t j = 0; j < D; j++)
+			wc[j] = (float)(sign * v[j]);
+		at += k;
+	}
+}
+
+int velpic_write(const struct probe_fit *f, const struct probe_fit_opts *o,
+		 const char *out, int level, const struct meta *add)
+{
+	struct meta m = META_INIT;
+	struct npy_header h;
+	struct npz_writer *w = NULL;
+	float *v = xaligned_calloc((size_t)f->classes * f->dim, sizeof *v);
+	int ret = -1;
+
+	velpic_vectors(f, v);
+	meta_merge(&m, &f->meta);
+	probe_meta_fit(&m, f, o, "velpic");
+	if (add)
+		meta_merge(&m, add);
+	if (!(w = npz_writer_open(out, level)))
+		goto out;
+	if (npz_writer_add_meta(w, &m) ||
+	    npy_header_2d(&h, NPY_F4, f->classes, (int64_t)f->dim) ||
+	    npz_writer_add(w, "w", &h, v))
+		goto out;
+	ret = npz_writer_close(w);
+	w = NULL;
+out:
+	if (w)
+		npz_writer_abort(w);
+	free(v);
+	meta_release(&m);
+	return ret;
+}
+
+void velpic_probe_release(struct velpic_probe *p)
+{
+	free(p->w);
+	meta_release(&p->meta);
+	memset(p, 0, sizeof *p);
+}
+
+int velpic_probe_load(struct velpic_probe *p, const char *path)
+{
+	struct npz_bundle b;
+	const char *src = path && strcmp(path, "-") ? path : "standard input";
+	memset(p, 0, sizeof *p);
+	if (npz_bundle_load(&b, path))
+		return -1;
+	const char *kind = meta_get(&b.meta, "probe");
+	const struct npz_array *a = npz_bundle_get(&b, "w");
+	if (kind && strcmp(kind, "velpic")) {
+		mp_error("%s: this is a '%s' probe, not a velpic probe", src, kind);
+		goto fail;
+	}
+	if (!a) {
+		mp_error("%s: not a velpic probe (no 'w' member)", src);
+		goto fail;
+	}
+	if (a->h.ndim != 2 || (a->h.dtype != NPY_F4 && a->h.dtype != NPY_F8) ||
+	    a->h.shape[0] < 1 || a->h.shape[1] < 1 || a->h.shape[0] > (1 << 20)) {
+		mp_error("%s: member 'w' must be a non-empty 2-D float array (C, D)", src);
+		goto fail;
+	}
+	p->classes = (int)a->h.shape[0];
+	p->dim = (size_t)a->h.shape[1];
+	p->w = xaligned_calloc(a->h.count, sizeof *p->w);
+	for (size_t i = 0; i < a->h.count; i++) {
+		p->w[i] = a->h.dtype == NPY_F4 ? ((const float *)a->data)[i]
+					       : (float)((const double *)a->data)[i];
+		if (!isfinite(p->w[i])) {
+			mp_error("%s: 'w' has a non-finite value in row %zu", src, i / p->dim);
+			goto fail;
+		}
+	}
+	p->meta = b.meta;
+	memset(&b.meta, 0, sizeof b.meta);
+	npz_bundle_release(&b);
+	return 0;
+fail:
+	npz_bundle_release(&b);
+	velpic_probe_release(p);
+	return -1;
+}
+
+int velpic_score(void *ctx, const float *x, size_t n, float *score, int32_t *pred)
+{
+	const struct velpic_probe *p = ctx;
+	size_t C = (size_t)p->classes, D = p->dim;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)C, (int)D,
+		    1.0f, x, (int)D, p->w, (int)D, 0.0f, score, (int)C);
+	for (size_t i = 0; i < n; i++) {
+		const float *s = score + i * C;
+		size_t best = 0;
+		for (size_t c = 1; c < C; c++)
+			if (s[c] > s[best])
+				best = c;
+		pred[i] = (int32_t)best;
+	}
+	return 0;
+}
