@@ -191,6 +191,13 @@ assert_no_output() {
 	assert_equal "$stderr" ""
 }
 
+@test "mkdata: the man page's SYNOPSIS is the usage line" {
+	command -v man >/dev/null || skip "man is not installed"
+	syn=$(MANWIDTH=400 man -l "$TOP/man/mkdata.1" 2>/dev/null | sed -n '/^SYNOPSIS/{n;p;}' | sed 's/^ *//')
+	run --separate-stderr mkdata --help
+	assert_equal "usage: $syn" "${lines[0]}"
+}
+
 @test "mkdata: usage errors exit 2 with the usage and nothing on stdout" {
 	fx 'mnist("d")'
 	for args in "" "bogus" "mnist extra" "mnist --split val" "mnist --limit 0" \
