@@ -35,18 +35,42 @@
  * ambiguous (np.load takes the last, a streaming reader meets the first),
  * so the reader rejects such a stream and the writer refuses to make one. */
 struct names {
-	char **v;
+	char **v;                /* in order */
 	size_t n;
+	size_t *slot;            /* hash table of index + 1 (0: empty) */
+	size_t cap;              /* a power of two, > 2n */
 };
+
+static size_t names_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL & SIZE_MAX;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+	return h;
+}
 
 /* -1 if name was there already. */
 static int names_add(struct names *s, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i], name))
+	if (2 * (s->n + 1) >= s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		free(s->slot);
+		s->slot = xcalloc(cap, sizeof *s->slot);
+		s->cap = cap;
+		for (size_t i = 0; i < s->n; i++) {
+			size_t j = names_hash(s->v[i]) & (cap - 1);
+			while (s->slot[j])
+				j = (j + 1) & (cap - 1);
+			s->slot[j] = i + 1;
+		}
+	}
+	size_t j = names_hash(name) & (s->cap - 1);
+	for (; s->slot[j]; j = (j + 1) & (s->cap - 1))
+		if (!strcmp(s->v[s->slot[j] - 1], name))
 			return -1;
 	s->v = xreallocarray(s->v, s->n + 1, sizeof *s->v);
 	s->v[s->n++] = xstrdup(name);
+	s->slot[j] = s->n;
 	return 0;
 }
 
@@ -55,8 +79,8 @@ static void names_release(struct names *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
-	s->v = NULL;
-	s->n = 0;
+	free(s->slot);
+	memset(s, 0, sizeof *s);
 }
 
 struct npz_reader {
