@@ -836,9 +836,10 @@ struct npz_writer *npz_writer_open(const char *path, int level)
 
 static int begin_entry(struct npz_writer *w, const char *fullname, uint64_t size)
 {
-	MP_ASSERT(!w->in_member);
+	/* A failed writer may still be inside a member: fail, don't assert. */
 	if (w->failed)
 		return -1;
+	MP_ASSERT(!w->in_member);
 	if (names_add(&w->seen, fullname)) {
 		w->failed = 1;
 		return mp_error("%s: member '%s' is written twice",
