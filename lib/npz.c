@@ -529,9 +529,31 @@ int npz_reader_skip(struct npz_reader *r)
 	return 0;
 }
 
+/* A 64-byte-aligned buffer for nmemb elements of the current member, not
+ * zeroed (but for the padding up to a multiple of 64): a header that lies
+ * about a huge shape must not touch, and so commit, memory its data never
+ * fill; the read then fails as truncated. NULL (message set) if the
+ * allocation is refused. */
+static void *alloc_member(struct npz_reader *r, size_t nmemb, size_t size)
+{
+	size_t n;
+	void *p;
+	if (mp_mul_size(nmemb ? nmemb : 1, size, &n) || n > SIZE_MAX - 63 ||
+	    posix_memalign(&p, 64, (n + 63) & ~(size_t)63)) {
+		r->failed = 1;
+		mp_error("%s: member '%s' would need %zu x %zu bytes: out of memory",
+			 r->path, r->name, nmemb, size);
+		return NULL;
+	}
+	memset((char *)p + n, 0, ((n + 63) & ~(size_t)63) - n);
+	return p;
+}
+
 void *npz_reader_load(struct npz_reader *r)
 {
-	void *p = xaligned_calloc(r->h.nbytes ? r->h.nbytes : 1, 1);
+	void *p = alloc_member(r, r->h.nbytes, 1);
+	if (!p)
+		return NULL;
 	if (npz_reader_read_exact(r, p, r->h.nbytes)) {
 		free(p);
 		return NULL;
@@ -635,7 +657,9 @@ int npz_reader_load_i32(struct npz_reader *r, int32_t **out, size_t *count)
 int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count)
 {
 	const struct npy_header *h = npz_reader_header(r);
-	float *v = xaligned_calloc(h->count ? h->count : 1, sizeof *v);
+	float *v = alloc_member(r, h->count, sizeof *v);
+	if (!v)
+		return -1;
 	if (npz_reader_read_rows_f32(r, v, h->ndim ? (size_t)h->shape[0] : 1)) {
 		free(v);
 		return -1;
