@@ -94,6 +94,7 @@ struct npz_reader {
 	int eof;
 	unsigned char *tail;     /* last bytes of the input, TAIL_CAP */
 	size_t tail_len;
+	uint64_t total;          /* bytes of input read so far */
 	int io_errno;
 
 	/* current member */
@@ -111,6 +112,7 @@ struct npz_reader {
 
 static void tail_push(struct npz_reader *r, const unsigned char *p, size_t n)
 {
+	r->total += n;
 	if (n >= TAIL_CAP) {
 		memcpy(r->tail, p + n - TAIL_CAP, TAIL_CAP);
 		r->tail_len = TAIL_CAP;
@@ -163,6 +165,8 @@ static ssize_t read_cb(struct archive *a, void *data, const void **out)
 }
 
 static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+static uint64_t le64(const unsigned char *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 /* The end-of-central-directory record among the last bytes read, or NULL. */
 static const unsigned char *find_end(const struct npz_reader *r)
@@ -173,6 +177,56 @@ static const unsigned char *find_end(const struct npz_reader *r)
 			return p;
 	}
 	return NULL;
+}
+
+/* Pointer to the byte at stream offset off if it is among the last bytes
+ * kept (and at least need bytes follow it), else NULL. */
+static const unsigned char *tail_at(const struct npz_reader *r, uint64_t off,
+				    size_t need)
+{
+	uint64_t start = r->total - r->tail_len;
+	if (off < start || off > r->total || r->total - off < need)
+		return NULL;
+	return r->tail + (off - start);
+}
+
+/* No CRC covers a member's name in its local header, so a damaged name
+ * would silently rename a member (y_true -> y_trud). The central directory
+ * repeats every name: compare them, in order. Done when the directory is
+ * among the last TAIL_CAP bytes read, i.e. for all but streams of
+ * thousands of members. */
+static int check_names(struct npz_reader *r, const unsigned char *eocd)
+{
+	uint64_t cd_off = le32(eocd + 16), cd_size = le32(eocd + 12);
+	const unsigned char *loc = eocd - r->tail >= 20 ? eocd - 20 : NULL;
+	if (loc && !memcmp(loc, "PK\006\007", 4)) {
+		/* zip64: the locator gives the zip64 end record's offset. */
+		const unsigned char *z = tail_at(r, le64(loc + 8), 56);
+		if (!z || memcmp(z, "PK\006\006", 4))
+			return 0;
+		cd_size = le64(z + 40);
+		cd_off = le64(z + 48);
+	}
+	const unsigned char *q = tail_at(r, cd_off, 0), *end;
+	if (!q || cd_size > (uint64_t)(r->tail + r->tail_len - q))
+		return 0;
+	end = q + cd_size;
+	for (size_t i = 0; q < end; i++) {
+		size_t nl, len;
+		if (end - q < 46 || memcmp(q, "PK\001\002", 4))
+			return mp_error("%s: the zip directory is damaged", r->path);
+		nl = le16(q + 28);
+		len = 46 + nl + le16(q + 30) + le16(q + 32);
+		if (len > (size_t)(end - q))
+			return mp_error("%s: the zip directory is damaged", r->path);
+		if (i >= r->seen.n || strlen(r->seen.v[i]) != nl ||
+		    memcmp(r->seen.v[i], q + 46, nl))
+			return mp_error("%s: member %zu is '%s' but the zip directory "
+					"calls it '%.*s' (damaged stream)", r->path, i + 1,
+					i < r->seen.n ? r->seen.v[i] : "", (int)nl, q + 46);
+		q += len;
+	}
+	return 0;
 }
 
 /* After libarchive reported the end: drain the input and check that it
@@ -190,7 +244,7 @@ static int check_end(struct npz_reader *r)
 	if (listed != 0xffff && listed != r->members)
 		return mp_error("%s: the zip directory lists %u members but %zu were read",
 				r->path, listed, r->members);
-	return 0;
+	return check_names(r, p);
 }
 
 static int arch_error(struct npz_reader *r, const char *what)
