@@ -1,0 +1,773 @@
+/*
+ * train.c: the training loop behind `train`: data in memory, mini-batches
+ * in order (or shuffled by the native RNG), forward, softmax cross-entropy,
+ * backward with the optimizer applied block by block, per-epoch log and
+ * evaluation, checkpoints with everything needed to resume bit for bit.
+ */
+#include "train.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "par.h"
+#include "util.h"
+
+/* ---- data ---- */
+
+int dataset_load(struct dataset *d, const char *path)
+{
+	memset(d, 0, sizeof *d);
+	meta_init(&d->meta);
+	struct npz_reader *r = npz_reader_open(path);
+	if (!r)
+		return -1;
+	const char *src = npz_reader_path(r);
+	size_t ny = 0, nyt = 0, nfl = 0, nx = 0;
+	int32_t *fl = NULL;
+	int rc;
+	while ((rc = npz_reader_next(r)) > 0) {
+		const char *name = npz_reader_name(r);
+		if (!npz_reader_is_array(r)) {
+			rc = !strcmp(name, "meta.txt") ? npz_reader_load_meta(r, &d->meta)
+						       : npz_reader_skip(r);
+		} else if (!strcmp(name, "y") && !d->y) {
+			rc = npz_reader_load_i32(r, &d->y, &ny);
+		} else if (!strcmp(name, "y_true") && !d->y_true) {
+			rc = npz_reader_load_i32(r, &d->y_true, &nyt);
+		} else if (!strcmp(name, "flipped") && !fl) {
+			rc = npz_reader_load_i32(r, &fl, &nfl);
+		} else if (!strcmp(name, "x") && !d->x) {
+			const struct npy_header *h = npz_reader_header(r);
+			if (h->ndim < 2 || h->ndim > 4) {
+				rc = mp_error("%s: 'x' has %d dimensions (want (N, C, H, W))",
+					      src, h->ndim);
+				break;
+			}
+			d->shape = (struct shape){ 1, 1, 1 };
+			if (h->ndim == 4)
+				d->shape = (struct shape){ (int)h->shape[1], (int)h->shape[2],
+							   (int)h->shape[3] };
+			else if (h->ndim == 3)
+				d->shape = (struct shape){ 1, (int)h->shape[1], (int)h->shape[2] };
+			else
+				d->shape = (struct shape){ (int)h->shape[1], 1, 1 };
+			for (int k = 1; k < h->ndim; k++)
+				if (h->shape[k] < 1 || h->shape[k] > INT32_MAX) {
+					rc = mp_error("%s: 'x' has an empty or huge sample shape", src);
+					goto out;
+				}
+			rc = npz_reader_load_f32(r, &d->x, NULL);
+			nx = (size_t)h->shape[0];
+		} else {
+			rc = npz_reader_skip(r);
+		}
+		if (rc < 0)
+			break;
+	}
+out:
+	if (rc >= 0 && !d->y)
+		rc = mp_error("%s: the data has no labels 'y'", src);
+	if (rc >= 0 && !d->x)
+		rc = mp_error("%s: the data has no 'x'", src);
+	if (rc >= 0 && ny != nx)
+		rc = mp_error("%s: 'y' has %zu labels but 'x' has %zu samples", src, ny, nx);
+	if (rc >= 0 && d->y_true && nyt != nx)
+		rc = mp_error("%s: 'y_true' has %zu labels but 'x' has %zu samples", src, nyt, nx);
+	if (rc >= 0 && fl && nfl != nx)
+		rc = mp_error("%s: 'flipped' has %zu entries but 'x' has %zu samples", src, nfl, nx);
+	if (rc >= 0 && nx == 0)
+		rc = mp_error("%s: the data has no samples", src);
+	d->n = nx;
+	d->max_label = -1;
+	for (size_t i = 0; rc >= 0 && i < nx; i++) {
+		int32_t a = d->y[i], b = d->y_true ? d->y_true[i] : 0;
+		if (a < 0 || b < 0) {
+			rc = mp_error("%s: negative label %d at sample %zu", src,
+				      a < 0 ? a : b, i);
+			break;
+		}
+		d->max_label = a > d->max_label ? a : d->max_label;
+		d->max_label = b > d->max_label ? b : d->max_label;
+	}
+	if (rc >= 0 && fl) {
+		d->flipped = xmalloc(nx);
+		for (size_t i = 0; i < nx; i++)
+			d->flipped[i] = fl[i] != 0;
+	}
+	free(fl);
+	const char *c = meta_get(&d->meta, "data.classes");
+	long v;
+	if (rc >= 0 && c && parse_long(c, 1, 1000000, &v) == 0)
+		d->classes_meta = (int)v;
+	npz_reader_free(r);
+	if (rc < 0) {
+		dataset_release(d);
+		return -1;
+	}
+	return 0;
+}
+
+void dataset_release(struct dataset *d)
+{
+	meta_release(&d->meta);
+	free(d->y);
+	free(d->y_true);
+	free(d->flipped);
+	free(d->x);
+	memset(d, 0, sizeof *d);
+}
+
+/* ---- schedule ---- */
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+int save_schedule_parse(struct save_schedule *s, const char *text)
+{
+	memset(s, 0, sizeof *s);
+	if (!text || !strcmp(text, "dynamics")) {
+		s->dynamics = 1;
+		return 0;
+	}
+	if (!strcmp(text, "all")) {
+		s->all = 1;
+		return 0;
+	}
+	char *copy = xstrdup(text), *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		long a, b;
+		char *dash = strchr(tok, '-');
+		if (dash)
+			*dash = '\0';
+		if (parse_long(tok, 0, 1000000, &a)
+		    || (dash && parse_long(dash + 1, 0, 1000000, &b))) {
+			free(copy);
+			save_schedule_release(s);
+			return mp_error("invalid --save '%s' (all, dynamics, or epochs "
+					"like 0,5,10-20)", text);
+		}
+		if (!dash)
+			b = a;
+		if (b < a || b - a > 1000000) {
+			free(copy);
+			save_schedule_release(s);
+			return mp_error("invalid --save range in '%s'", text);
+		}
+		for (long e = a; e <= b; e++) {
+			s->epochs = xreallocarray(s->epochs, s->n + 1, sizeof *s->epochs);
+			s->epochs[s->n++] = e;
+		}
+	}
+	free(copy);
+	if (s->n == 0)
+		return mp_error("invalid --save '%s'", text);
+	qsort(s->epochs, s->n, sizeof *s->epochs, cmp_long);
+	return 0;
+}
+
+int save_schedule_has(const struct save_schedule *s, long e)
+{
+	if (s->all)
+		return 1;
+	if (s->dynamics)
+		return e <= 2 || (e <= 20 && e % 2 == 0) || (e > 20 && e % 5 == 0);
+	return bsearch(&e, s->epochs, s->n, sizeof *s->epochs, cmp_long) != NULL;
+}
+
+void save_schedule_release(struct save_schedule *s)
+{
+	free(s->epochs);
+	memset(s, 0, sizeof *s);
+}
+
+double train_default_until(const struct meta *dm, struct shape s)
+{
+	const char *name = meta_get(dm, "data.name");
+	if (name) {
+		if (!strcmp(name, "cifar10"))
+			return 100.0;
+		if (!strcmp(name, "mnist") || !strcmp(name, "tiny-imagenet"))
+			return 99.9;
+		if (!strcmp(name, "fashion-mnist") || !strcmp(name, "cifar100"))
+			return 99.1;
+	}
+	return s.c == 1 && s.h == 28 && s.w == 28 ? 99.9 : 100.0;
+}
+
+/* ---- the trainer ---- */
+
+struct stats {
+	double loss;            /* mean over samples */
+	double acc, acc_true;   /* fractions; acc_true < 0: no y_true */
+	double test;            /* < 0: no eval set */
+};
+
+struct trainer {
+	const struct train_opts *o;
+	struct dataset data, test;
+	int have_test;
+	struct model m;
+	struct optim opt;
+	struct rng rng;
+	struct meta base;       /* keys every checkpoint starts from */
+	struct save_schedule sched;
+	int batch, eval_batch, shuffle;
+	uint64_t seed;
+	double until;
+	long epoch;             /* epochs done */
+	float *xb;              /* (batch, sample) for shuffled batches */
+	int32_t *yb, *ytb;      /* (batch) */
+	int32_t *perm;          /* (n) */
+	FILE *log;
+	int level;
+};
+
+/* Shortest decimal that reads back as the same double. */
+static void fmt_double(char *buf, size_t cap, double v)
+{
+	for (int p = 6; p <= 17; p++) {
+		snprintf(buf, cap, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
+static void meta_set_double(struct meta *m, const char *key, double v)
+{
+	char buf[64];
+	fmt_double(buf, sizeof buf, v);
+	meta_set(m, key, "%s", buf);
+}
+
+static int meta_double(const struct meta *m, const char *key, double *v)
+{
+	const char *s = meta_get(m, key);
+	if (!s)
+		return 0;
+	if (parse_double(s, -1e300, 1e300, v))
+		return mp_error_prefix("checkpoint's '%s'", key);
+	return 1;
+}
+
+static int meta_long(const struct meta *m, const char *key, long *v)
+{
+	const char *s = meta_get(m, key);
+	if (!s)
+		return 0;
+	if (parse_long(s, 0, LONG_MAX, v))
+		return mp_error_prefix("checkpoint's '%s'", key);
+	return 1;
+}
+
+static int save_checkpoint(struct trainer *t, const struct stats *st)
+{
+	const struct train_opts *o = t->o;
+	char *path = xasprintf("%s/epoch-%03ld.npz", o->ckpt_dir, t->epoch);
+	struct meta meta;
+	meta_init(&meta);
+	meta_merge(&meta, &t->base);
+	model_set_meta(&t->m, &meta);
+	meta_set(&meta, "train.epoch", "%ld", t->epoch);
+	meta_set(&meta, "train.optimizer", "%s", optim_kind_name(t->opt.kind));
+	meta_set_double(&meta, "train.lr", t->opt.lr);
+	if (t->opt.kind == OPTIM_SGD) {
+		meta_set_double(&meta, "train.momentum", t->opt.momentum);
+	} else {
+		meta_set_double(&meta, "train.beta1", t->opt.beta1);
+		meta_set_double(&meta, "train.beta2", t->opt.beta2);
+		meta_set_double(&meta, "train.eps", t->opt.eps);
+	}
+	meta_set(&meta, "train.batch", "%d", t->batch);
+	meta_set(&meta, "train.shuffle", "%d", t->shuffle);
+	meta_set(&meta, "train.seed", "%llu", (unsigned long long)t->seed);
+	meta_set(&meta, "train.step", "%lld", (long long)t->opt.step);
+	if (st) {
+		meta_set(&meta, "train.loss", "%.6f", st->loss);
+		meta_set(&meta, "train.acc", "%.6f", st->acc);
+		if (st->acc_true >= 0)
+			meta_set(&meta, "train.acc_true", "%.6f", st->acc_true);
+	}
+	if (st ? st->test >= 0 : 0)
+		meta_set(&meta, "train.test_acc", "%.6f", st->test);
+
+	int rc = -1;
+	struct npz_writer *w = npz_writer_open(path, t->level);
+	if (!w)
+		goto out;
+	if (npz_writer_add_meta(w, &meta) || model_write(&t->m, w))
+		goto fail;
+	for (int i = 0; i < t->m.ntensors; i++) {
+		const struct model_tensor *mt = &t->m.tensors[i];
+		if (mt->buffer)
+			continue;
+		for (int k = 0; k < optim_nslots(&t->opt); k++) {
+			struct npy_header h;
+			char name[128];
+			snprintf(name, sizeof name, "opt.%s.%s", mt->name,
+				 optim_slot_name(&t->opt, k));
+			if (npy_header_init(&h, NPY_F4, mt->ndim, mt->shape)
+			    || npz_writer_add(w, name, &h, t->opt.slot[k] + mt->off))
+				goto fail;
+		}
+	}
+	uint64_t st4[RNG_STATE_WORDS];
+	int64_t sv[RNG_STATE_WORDS];
+	rng_get_state(&t->rng, st4);
+	for (int i = 0; i < RNG_STATE_WORDS; i++)
+		memcpy(&sv[i], &st4[i], sizeof sv[i]);
+	struct npy_header h;
+	if (npy_header_1d(&h, NPY_I8, RNG_STATE_WORDS) || npz_writer_add(w, "rng.state", &h, sv))
+		goto fail;
+	rc = npz_writer_close(w);
+	w = NULL;
+	if (rc)
+		mp_error_prefix("%s", path);
+	goto out;
+fail:
+	mp_error_prefix("%s", path);
+	npz_writer_abort(w);
+out:
+	meta_release(&meta);
+	free(path);
+	return rc;
+}
+
+/* Restore optimizer state and step from a checkpoint. */
+static int load_opt_state(struct trainer *t, const struct npz_bundle *b)
+{
+	for (int i = 0; i < t->m.ntensors; i++) {
+		const struct model_tensor *mt = &t->m.tensors[i];
+		if (mt->buffer)
+			continue;
+		for (int k = 0; k < optim_nslots(&t->opt); k++) {
+			char name[128];
+			snprintf(name, sizeof name, "opt.%s.%s", mt->name,
+				 optim_slot_name(&t->opt, k));
+			const struct npz_array *a = npz_bundle_get(b, name);
+			if (!a)
+				return mp_error("checkpoint has no optimizer state '%s' "
+						"(--fresh-optimizer starts a new one)", name);
+			if (a->h.dtype != NPY_F4 || a->h.count != mt->count)
+				return mp_error("checkpoint's '%s' is not float32 of %zu elements",
+						name, mt->count);
+			memcpy(t->opt.slot[k] + mt->off, a->data, mt->count * sizeof(float));
+		}
+	}
+	long step = 0;
+	if (meta_long(&b->meta, "train.step", &step) < 0)
+		return -1;
+	t->opt.step = step;
+	return 0;
+}
+
+static int check_labels(const struct dataset *d, int classes, const char *what)
+{
+	if (d->max_label >= classes)
+		return mp_error("%s has label %d but the model has %d classes",
+				what, d->max_label, classes);
+	return 0;
+}
+
+static int same_shape(struct shape a, struct shape b)
+{
+	return a.c == b.c && a.h == b.h && a.w == b.w;
+}
+
+/* Architecture defaults (PAPER.md). */
+static void arch_defaults(const char *arch, struct shape s, enum optim_kind *k,
+			  double *lr, int *batch)
+{
+	if (!strcmp(arch, "cnn")) {
+		*k = OPTIM_ADAM;
+		*lr = 2e-4;
+		/* The authors: 128 for MNIST and Fashion-MNIST, 32 for CIFAR-10. */
+		*batch = s.c == 3 ? 32 : 128;
+	} else {
+		*k = OPTIM_SGD;
+		*lr = 1e-3;
+		*batch = 32;
+	}
+}
+
+static int setup(struct trainer *t)
+{
+	const struct train_opts *o = t->o;
+	struct npz_bundle ck = { 0 };
+	int rc = -1;
+
+	if (dataset_load(&t->data, o->train_path))
+		return -1;
+	if (o->eval_path) {
+		if (dataset_load(&t->test, o->eval_path))
+			return mp_error_prefix("--eval");
+		t->have_test = 1;
+	}
+	meta_init(&t->base);
+	meta_merge(&t->base, &t->data.meta);
+
+	enum optim_kind kind;
+	double lr;
+	int batch;
+	double momentum = 0.9;
+	if (o->resume) {
+		if (npz_bundle_load(&ck, o->resume))
+			return mp_error_prefix("--resume");
+		if (model_load(&t->m, &ck)) {
+			mp_error_prefix("%s", o->resume);
+			goto out;
+		}
+		if (o->arch && strcmp(o->arch, t->m.arch)) {
+			mp_error("%s is a '%s' model, not '%s'", o->resume, t->m.arch, o->arch);
+			goto out;
+		}
+		if (o->classes && o->classes != t->m.classes) {
+			mp_error("%s has %d classes, not %d", o->resume, t->m.classes, o->classes);
+			goto out;
+		}
+		/* Provenance the checkpoint carries beyond its data (e.g.
+		 * transplant.*) stays with the model. */
+		for (size_t i = 0; i < ck.meta.n; i++)
+			if (strncmp(ck.meta.keys[i], "train.", 6)
+			    && strncmp(ck.meta.keys[i], "model.", 6))
+				meta_set(&t->base, ck.meta.keys[i], "%s", ck.meta.vals[i]);
+	} else {
+		int classes = o->classes ? o->classes
+			    : t->data.classes_meta ? t->data.classes_meta
+			    : t->data.max_label + 1;
+		if (!o->arch) {
+			mp_error("no --arch given");
+			goto out;
+		}
+		if (model_build(&t->m, o->arch, t->data.shape, classes))
+			goto out;
+	}
+	if (!same_shape(t->m.input, t->data.shape)) {
+		mp_error("the data's samples are %dx%dx%d but the model takes %dx%dx%d",
+			 t->data.shape.c, t->data.shape.h, t->data.shape.w,
+			 t->m.input.c, t->m.input.h, t->m.input.w);
+		goto out;
+	}
+	if (check_labels(&t->data, t->m.classes, "the training data"))
+		goto out;
+	if (t->have_test) {
+		if (!same_shape(t->m.input, t->test.shape)) {
+			mp_error("--eval data's samples are %dx%dx%d but the model takes %dx%dx%d",
+				 t->test.shape.c, t->test.shape.h, t->test.shape.w,
+				 t->m.input.c, t->m.input.h, t->m.input.w);
+			goto out;
+		}
+		if (check_labels(&t->test, t->m.classes, "the --eval data"))
+			goto out;
+	}
+
+	arch_defaults(t->m.arch, t->m.input, &kind, &lr, &batch);
+	t->shuffle = 0;
+	t->seed = 0;
+	if (o->resume) {
+		const char *k = meta_get(&ck.meta, "train.optimizer");
+		double v;
+		long n;
+		if (k && optim_kind_parse(k, &kind))
+			goto out;
+		if (o->opt_set && o->opt != kind && !o->fresh_optimizer) {
+			mp_error("%s was trained with %s: changing the optimizer needs "
+				 "--fresh-optimizer", o->resume, optim_kind_name(kind));
+			goto out;
+		}
+		if (meta_double(&ck.meta, "train.lr", &v) < 0)
+			goto out;
+		if (meta_get(&ck.meta, "train.lr"))
+			lr = v;
+		if (meta_double(&ck.meta, "train.momentum", &v) < 0)
+			goto out;
+		if (meta_get(&ck.meta, "train.momentum"))
+			momentum = v;
+		if ((rc = meta_long(&ck.meta, "train.batch", &n)) < 0)
+			goto out;
+		if (rc == 1 && n >= 1 && n <= INT32_MAX)
+			batch = (int)n;
+		if ((rc = meta_long(&ck.meta, "train.shuffle", &n)) < 0)
+			goto out;
+		if (rc == 1)
+			t->shuffle = n != 0;
+		if ((rc = meta_long(&ck.meta, "train.seed", &n)) < 0)
+			goto out;
+		if (rc == 1)
+			t->seed = (uint64_t)n;
+		if ((rc = meta_long(&ck.meta, "train.epoch", &n)) < 0)
+			goto out;
+		t->epoch = rc == 1 ? n : 0;
+		rc = -1;
+	}
+	if (o->opt_set)
+		kind = o->opt;
+	if (o->lr >= 0)
+		lr = o->lr;
+	if (o->momentum >= 0)
+		momentum = o->momentum;
+	if (o->batch > 0)
+		batch = o->batch;
+	if (o->shuffle >= 0)
+		t->shuffle = o->shuffle;
+	if (o->seed_set)
+		t->seed = o->seed;
+	t->batch = batch;
+	t->eval_batch = o->eval_batch > 0 ? o->eval_batch : batch > 256 ? batch : 256;
+	t->until = o->until >= 0 ? o->until : train_default_until(&t->data.meta, t->data.shape);
+
+	optim_init(&t->opt, kind, lr, t->m.nparams, t->m.params, t->m.grads);
+	if (kind == OPTIM_SGD) {
+		t->opt.momentum = momentum;
+		optim_reset(&t->opt);
+	}
+	rng_seed(&t->rng, t->seed);
+	if (o->resume) {
+		if (!o->fresh_optimizer && load_opt_state(t, &ck))
+			goto out;
+		const struct npz_array *a = npz_bundle_get(&ck, "rng.state");
+		if (a) {
+			uint64_t s[RNG_STATE_WORDS];
+			if (a->h.dtype != NPY_I8 || a->h.count != RNG_STATE_WORDS) {
+				mp_error("%s: 'rng.state' is not int64 (%d)", o->resume,
+					 RNG_STATE_WORDS);
+				goto out;
+			}
+			memcpy(s, a->data, sizeof s);
+			if (rng_set_state(&t->rng, s))
+				goto out;
+		}
+	} else {
+		model_init_params(&t->m, &t->rng);
+	}
+	rc = 0;
+out:
+	npz_bundle_release(&ck);
+	return rc;
+}
+
+static double evaluate(struct trainer *t)
+{
+	const struct dataset *d = &t->test;
+	size_t sz = shape_size(d->shape), correct = 0;
+	int C = t->m.classes;
+	for (size_t i = 0; i < d->n; i += (size_t)t->eval_batch) {
+		int B = (int)(d->n - i < (size_t)t->eval_batch ? d->n - i : (size_t)t->eval_batch);
+		model_forward(&t->m, d->x + i * sz, B);
+		const float *l = model_output(&t->m);
+		const int32_t *truth = d->y_true ? d->y_true : d->y;
+		for (int r = 0; r < B; r++)
+			correct += nn_argmax(l + (size_t)r * C, C) == truth[i + r];
+	}
+	return (double)correct / (double)d->n;
+}
+
+static void progress(const struct trainer *t, size_t done, size_t total, double loss)
+{
+	int width = 30, fill = (int)((double)width * done / total);
+	fprintf(stderr, "\r%s: epoch %ld [%.*s%*s] %3d%% loss %.4f", mp_progname,
+		t->epoch + 1, fill, "==============================", width - fill, "",
+		(int)(100.0 * done / total), loss);
+	fflush(stderr);
+}
+
+/* One epoch; -1 on interruption or a diverged loss. */
+static int run_epoch(struct trainer *t, struct stats *st)
+{
+	const struct dataset *d = &t->data;
+	size_t sz = shape_size(d->shape), n = d->n;
+	size_t correct = 0, correct_true = 0;
+	double loss_sum = 0;
+	int C = t->m.classes, tty = mp_stderr_is_tty();
+	double last = mp_now();
+	if (t->shuffle) {
+		for (size_t i = 0; i < n; i++)
+			t->perm[i] = (int32_t)i;
+		rng_shuffle_i32(&t->rng, t->perm, n);
+	}
+	for (size_t i = 0; i < n; i += (size_t)t->batch) {
+		int B = (int)(n - i < (size_t)t->batch ? n - i : (size_t)t->batch);
+		const float *x;
+		const int32_t *y, *yt;
+		if (t->shuffle) {
+			for (int r = 0; r < B; r++) {
+				size_t j = (size_t)t->perm[i + r];
+				memcpy(t->xb + (size_t)r * sz, d->x + j * sz, sz * sizeof(float));
+				t->yb[r] = d->y[j];
+				if (d->y_true)
+					t->ytb[r] = d->y_true[j];
+			}
+			x = t->xb;
+			y = t->yb;
+			yt = d->y_true ? t->ytb : NULL;
+		} else {
+			x = d->x + i * sz;
+			y = d->y + i;
+			yt = d->y_true ? d->y_true + i : NULL;
+		}
+		model_forward(&t->m, x, B);
+		const float *l = model_output(&t->m);
+		double loss = softmax_xent_forward(t->m.prob, l, y, B, C);
+		if (!isfinite(loss))
+			return mp_error("the loss is %g at epoch %ld (learning rate too high?)",
+					loss, t->epoch + 1);
+		loss_sum += loss * B;
+		for (int r = 0; r < B; r++) {
+			int p = nn_argmax(l + (size_t)r * C, C);
+			correct += p == y[r];
+			if (yt)
+				correct_true += p == yt[r];
+		}
+		softmax_xent_backward(model_doutput(&t->m), t->m.prob, y, B, C);
+		optim_begin_step(&t->opt);
+		struct nn_hook hook = optim_hook(&t->opt);
+		model_backward(&t->m, B, &hook);
+		if (mp_interrupted)
+			return mp_error("interrupted in epoch %ld; the last checkpoint "
+					"stays as it was", t->epoch + 1);
+		if (tty && mp_now() - last > 0.2) {
+			progress(t, i + (size_t)B, n, loss_sum / (double)(i + (size_t)B));
+			last = mp_now();
+		}
+	}
+	if (tty)
+		fprintf(stderr, "\r%*s\r", 72, "");
+	st->loss = loss_sum / (double)n;
+	st->acc = (double)correct / (double)n;
+	st->acc_true = d->y_true ? (double)correct_true / (double)n : -1;
+	st->test = t->have_test ? evaluate(t) : -1;
+	return 0;
+}
+
+static void log_row(struct trainer *t, const struct stats *st, double secs)
+{
+	char a[32] = "NA", b[32] = "NA", c[32] = "NA", e[32] = "NA";
+	if (st->loss >= 0) {
+		snprintf(a, sizeof a, "%.6f", st->loss);
+		snprintf(b, sizeof b, "%.6f", st->acc);
+	}
+	if (st->acc_true >= 0)
+		snprintf(c, sizeof c, "%.6f", st->acc_true);
+	if (st->test >= 0)
+		snprintf(e, sizeof e, "%.6f", st->test);
+	if (t->log) {
+		fprintf(t->log, "%ld\t%s\t%s\t%s\t%s\n", t->epoch, a, b, c, e);
+		fflush(t->log);
+	}
+	if (st->loss < 0) {
+		if (st->test >= 0)
+			fprintf(stderr, "%s: epoch %ld: test %.2f%%\n", mp_progname,
+				t->epoch, 100 * st->test);
+		return;
+	}
+	fprintf(stderr, "%s: epoch %ld: loss %.4f, train %.2f%%", mp_progname,
+		t->epoch, st->loss, 100 * st->acc);
+	if (st->acc_true >= 0)
+		fprintf(stderr, " (true labels %.2f%%)", 100 * st->acc_true);
+	if (st->test >= 0)
+		fprintf(stderr, ", test %.2f%%", 100 * st->test);
+	fprintf(stderr, ", %.1f s\n", secs);
+}
+
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0777) && errno != EEXIST)
+		return mp_error("cannot create '%s': %s", dir, strerror(errno));
+	struct stat sb;
+	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
+		return mp_error("'%s' is not a directory", dir);
+	return 0;
+}
+
+int train_run(const struct train_opts *o)
+{
+	struct trainer t;
+	memset(&t, 0, sizeof t);
+	t.o = o;
+	t.level = o->compress;
+	int rc = -1;
+	if (save_schedule_parse(&t.sched, o->save))
+		return -1;
+	if (o->ckpt_dir && make_dir(o->ckpt_dir))
+		goto out;
+	if (setup(&t))
+		goto out;
+	size_t sz = shape_size(t.data.shape);
+	t.xb = xaligned_calloc((size_t)t.batch * sz, sizeof(float));
+	t.yb = xcalloc((size_t)t.batch, sizeof *t.yb);
+	t.ytb = xcalloc((size_t)t.batch, sizeof *t.ytb);
+	t.perm = xcalloc(t.data.n, sizeof *t.perm);
+	if (o->log_path) {
+		t.log = fopen(o->log_path, "w");
+		if (!t.log) {
+			mp_error("cannot write '%s': %s", o->log_path, strerror(errno));
+			goto out;
+		}
+		fprintf(t.log, "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_acc\n");
+		fflush(t.log);
+	}
+	fprintf(stderr, "%s: %s, %zu parameters, %s lr %g, batch %d, %zu samples "
+		"%dx%dx%d, %d classes, until %g%%, %d threads\n", mp_progname,
+		t.m.arch, t.m.nparams, optim_kind_name(t.opt.kind), t.opt.lr, t.batch,
+		t.data.n, t.m.input.c, t.m.input.h, t.m.input.w, t.m.classes,
+		t.until, par_threads());
+
+	if (!o->resume) {
+		struct stats st0 = { -1, -1, -1, t.have_test ? evaluate(&t) : -1 };
+		log_row(&t, &st0, 0);
+		if (o->ckpt_dir && (save_schedule_has(&t.sched, 0) || o->max_epochs == 0)
+		    && save_checkpoint(&t, t.have_test ? &st0 : NULL))
+			goto out;
+	} else if (t.epoch >= o->max_epochs) {
+		warn("%s is at epoch %ld already (--max-epochs %ld): nothing to do",
+		     o->resume, t.epoch, o->max_epochs);
+	}
+	while (t.epoch < o->max_epochs) {
+		struct stats st;
+		double t0 = mp_now();
+		if (run_epoch(&t, &st))
+			goto out;
+		t.epoch++;
+		log_row(&t, &st, mp_now() - t0);
+		int done = t.epoch >= o->max_epochs || 100.0 * st.acc >= t.until;
+		if (o->ckpt_dir && (done || save_schedule_has(&t.sched, t.epoch))
+		    && save_checkpoint(&t, &st))
+			goto out;
+		if (mp_interrupted) {
+			mp_error("interrupted after epoch %ld (its checkpoint is complete)",
+				 t.epoch);
+			goto out;
+		}
+		if (done) {
+			if (100.0 * st.acc >= t.until)
+				fprintf(stderr, "%s: training accuracy %.2f%% reached %g%% "
+					"at epoch %ld\n", mp_progname, 100 * st.acc, t.until,
+					t.epoch);
+			break;
+		}
+	}
+	rc = 0;
+out:
+	if (t.log && fclose(t.log) && rc == 0)
+		rc = mp_error("cannot write '%s'", o->log_path);
+	free(t.xb);
+	free(t.yb);
+	free(t.ytb);
+	free(t.perm);
+	optim_release(&t.opt);
+	if (t.m.layers)
+		model_release(&t.m);
+	meta_release(&t.base);
+	dataset_release(&t.data);
+	if (t.have_test)
+		dataset_release(&t.test);
+	save_schedule_release(&t.sched);
+	return rc;
+}
