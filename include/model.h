@@ -125,11 +125,17 @@ void model_release(struct model *m);
 void model_init_params(struct model *m, struct rng *r);
 
 /* Size the workspace for batches of up to B samples (and the current
- * thread count); done by model_forward when needed. */
+ * thread count); done by model_forward when needed. Gradient space is
+ * only allocated by the first backward pass (inference needs none). */
 void model_reserve(struct model *m, int B);
 /* Forward pass of B samples x (B, C, H, W) = slot 0. Keeps every slot's
  * activations for the backward pass and for probes. */
 void model_forward(struct model *m, const float *x, int B);
+/* Only the first `nlayers` layers (enough for the slots a probe needs). */
+void model_forward_layers(struct model *m, const float *x, int B, int nlayers);
+/* The index of the layer that writes `slot` (-1 for the input; a flatten
+ * layer's slot counts as written by the flatten layer). */
+int model_slot_layer(const struct model *m, int slot);
 /* Logits (B, classes) of the last forward pass, and the place for their
  * gradient. */
 const float *model_output(const struct model *m);

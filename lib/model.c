@@ -250,13 +250,13 @@ int model_build(struct model *m, const char *arch, struct shape input, int class
 
 static void free_workspace(struct model *m)
 {
-	if (m->act)
-		for (int s = 1; s < m->nslots; s++)
-			if (m->alias[s] < 0) {
+	for (int s = 1; s < m->nslots; s++)
+		if (m->alias[s] < 0) {
+			if (m->act)
 				free(m->act[s]);
-				if (m->dact)
-					free(m->dact[s]);
-			}
+			if (m->dact)
+				free(m->dact[s]);
+		}
 	if (m->aux)
 		for (int l = 0; l < m->nlayers; l++)
 			free(m->aux[l]);
@@ -347,22 +347,12 @@ void model_reserve(struct model *m, int B)
 	m->cap = B;
 	m->scratch_threads = threads;
 	m->act = xcalloc((size_t)m->nslots, sizeof *m->act);
-	m->dact = xcalloc((size_t)m->nslots, sizeof *m->dact);
-	m->written = xcalloc((size_t)m->nslots, sizeof *m->written);
-	size_t biggest = 0;
-	for (int s = 1; s < m->nslots; s++) {
-		size_t n = shape_size(m->slots[s]);
-		biggest = n > biggest ? n : biggest;
-		if (m->alias[s] >= 0)
-			continue;
-		m->act[s] = xaligned_calloc((size_t)B * n, sizeof(float));
-		m->dact[s] = xaligned_calloc((size_t)B * n, sizeof(float));
-	}
 	for (int s = 1; s < m->nslots; s++)
-		if (m->alias[s] >= 0)
-			m->dact[s] = m->dact[m->alias[s]];
-	m->gtmp = xaligned_calloc((size_t)B * (biggest ? biggest : 1), sizeof(float));
+		if (m->alias[s] < 0)
+			m->act[s] = xaligned_calloc((size_t)B * shape_size(m->slots[s]),
+						    sizeof(float));
 	m->aux = xcalloc((size_t)m->nlayers, sizeof *m->aux);
+	m->nscratch = 0;
 	for (int i = 0; i < m->nlayers; i++) {
 		const struct layer *l = &m->layers[i];
 		size_t sc = layer_scratch(m, l, B, threads);
@@ -373,6 +363,27 @@ void model_reserve(struct model *m, int B)
 	}
 	m->scratch = xaligned_calloc(m->nscratch ? m->nscratch : 1, sizeof(float));
 	m->prob = xaligned_calloc((size_t)B * m->classes, sizeof(float));
+}
+
+/* Gradient slots, on first need. */
+static void reserve_grads(struct model *m)
+{
+	MP_ASSERT(m->cap > 0);
+	if (m->dact)
+		return;
+	size_t biggest = 1;
+	m->dact = xcalloc((size_t)m->nslots, sizeof *m->dact);
+	m->written = xcalloc((size_t)m->nslots, sizeof *m->written);
+	for (int s = 1; s < m->nslots; s++) {
+		size_t n = shape_size(m->slots[s]);
+		biggest = n > biggest ? n : biggest;
+		if (m->alias[s] < 0)
+			m->dact[s] = xaligned_calloc((size_t)m->cap * n, sizeof(float));
+	}
+	for (int s = 1; s < m->nslots; s++)
+		if (m->alias[s] >= 0)
+			m->dact[s] = m->dact[m->alias[s]];
+	m->gtmp = xaligned_calloc((size_t)m->cap * biggest, sizeof(float));
 }
 
 /* ---- forward and backward ---- */
@@ -389,12 +400,25 @@ static float *lb(const struct model *m, const struct layer *l)
 
 void model_forward(struct model *m, const float *x, int B)
 {
+	model_forward_layers(m, x, B, m->nlayers);
+}
+
+int model_slot_layer(const struct model *m, int slot)
+{
+	for (int i = 0; i < m->nlayers; i++)
+		if (m->layers[i].out == slot)
+			return i;
+	return -1;
+}
+
+void model_forward_layers(struct model *m, const float *x, int B, int nlayers)
+{
 	model_reserve(m, B);
 	m->act[0] = (float *)x;
 	for (int s = 1; s < m->nslots; s++)
 		if (m->alias[s] >= 0)
 			m->act[s] = m->act[m->alias[s]];
-	for (int i = 0; i < m->nlayers; i++) {
+	for (int i = 0; i < nlayers && i < m->nlayers; i++) {
 		const struct layer *l = &m->layers[i];
 		struct shape s = m->slots[l->in];
 		float *out = m->act[l->out];
@@ -437,6 +461,7 @@ const float *model_output(const struct model *m)
 
 float *model_doutput(struct model *m)
 {
+	reserve_grads(m);
 	return m->dact[m->layers[m->nlayers - 1].out];
 }
 
@@ -448,6 +473,7 @@ const float *model_act(const struct model *m, int slot)
 void model_backward(struct model *m, int B, const struct nn_hook *hook)
 {
 	MP_ASSERT(B <= m->cap);
+	reserve_grads(m);
 	memset(m->written, 0, (size_t)m->nslots * sizeof *m->written);
 	m->written[root(m, m->layers[m->nlayers - 1].out)] = 1;
 	for (int i = m->nlayers - 1; i >= 0; i--) {
