@@ -75,6 +75,9 @@ static int parse_member(struct part *p, const struct cifar_fmt *f, int coarse,
 	size_t nlab = f->hundred ? 2 : 1, rec = nlab + CIFAR_PIX;
 	unsigned char buf[2 + CIFAR_PIX];
 	if (size > 0) {
+		if (size > ((int64_t)1 << 34))
+			return mp_error("'%s' claims %lld bytes, which is absurd", what,
+					(long long)size);
 		if ((uint64_t)size % rec)
 			return mp_error("'%s' is not a whole number of %zu-byte records "
 					"(%lld bytes)", what, rec, (long long)size);
@@ -131,12 +134,17 @@ static ssize_t arc_read(void *vctx, void *buf, size_t n)
 	return r;
 }
 
+struct file_ctx {
+	FILE *fp;
+	const char *path;
+};
+
 static ssize_t file_read(void *vctx, void *buf, size_t n)
 {
-	FILE *fp = vctx;
-	size_t r = fread(buf, 1, n, fp);
-	if (r < n && ferror(fp))
-		return -1;
+	struct file_ctx *c = vctx;
+	size_t r = fread(buf, 1, n, c->fp);
+	if (r < n && ferror(c->fp))
+		return mp_error("cannot read '%s': %s", c->path, strerror(errno));
 	return (ssize_t)r;
 }
 
@@ -247,9 +255,8 @@ static int load_folder(struct data_set *d, struct part *parts, const char **want
 			free(path);
 			return -1;
 		}
-		int rc = parse_member(&parts[k], f, coarse, file_read, fp, path, -1);
-		if (!rc && ferror(fp))
-			rc = mp_error("cannot read '%s': %s", path, strerror(errno));
+		struct file_ctx c = { fp, path };
+		int rc = parse_member(&parts[k], f, coarse, file_read, &c, path, -1);
 		fclose(fp);
 		if (!rc)
 			data_add_source(d, path);

@@ -82,7 +82,7 @@ int idx_read(const char *path, int ndim, uint32_t *dims, uint8_t **data,
 			goto out;
 		}
 	}
-	if (n > ((size_t)1 << 40)) {
+	if (n > ((size_t)1 << 34)) {
 		mp_error("'%s' claims %zu bytes of data, which is absurd", path, n);
 		goto out;
 	}
