@@ -77,12 +77,15 @@ struct eig {
  * LAPACK fails. */
 int eig_reduce(struct eig *e, double *a, size_t n);
 /* The unit eigenvectors of the k largest eigenvalues as the rows of v
- * (k, n), largest first: dstemr on the tridiagonal form for that index
- * range only (dstebz + dstein if it fails), then dormtr. */
+ * (k, n), largest first: eigenvectors of the tridiagonal form for that
+ * index range only (dstemr; or dstedc for all of them when k > n^2/8000,
+ * which is then cheaper; dstebz + dstein if either fails), carried back
+ * by dormtr. */
 int eig_vectors(struct eig *e, size_t k, double *v);
 void eig_release(struct eig *e);
-/* For tests: non-zero makes eig_vectors use dstebz + dstein directly. */
-extern int eig_use_stein;
+/* For tests: which tridiagonal eigenvector path eig_vectors takes. */
+enum { EIG_PATH_AUTO, EIG_PATH_MRRR, EIG_PATH_DC, EIG_PATH_STEIN };
+extern int eig_path;
 
 /* Eigenvalues above the noise of a double-precision eigensolver:
  * #{j : w_j > w_0 * n * DBL_EPSILON} for w (n) descending; 0 if w_0 <= 0. */
