@@ -106,6 +106,54 @@ void avgpool2d_forward(float *out /* (B,C,OH,OW) */, const float *in /* (B,C,H,W
 void avgpool2d_backward(float *din /* (B,C,H,W) */, const float *dout /* (B,C,OH,OW) */,
 			const struct pool2d_dims *d);
 
+/* ---- batch normalisation (BatchNorm2d), PyTorch semantics ---- */
+
+#define BN_EPS 1e-5
+#define BN_MOMENTUM 0.1
+
+/*
+ * Per channel c over the B*HW values of the batch: with batch statistics,
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta where var is the biased
+ * (divide by N = B*HW) variance; running_mean and running_var (when not
+ * NULL) move by momentum 0.1 towards the batch mean and the unbiased
+ * (N - 1) variance, as torch.nn.BatchNorm2d in training mode. `save` keeps
+ * (mean, 1/sqrt(var + eps)) per channel for the backward pass. Statistics
+ * are summed in double, one task per channel range (thread-count
+ * independent). `relu` fuses a ReLU on the output.
+ */
+void batchnorm2d_forward_batch(float *out /* (B,C,HW) */, float *save /* (2,C) */,
+			       const float *in /* (B,C,HW) */, const float *gamma /* (C) */,
+			       const float *beta /* (C) */, float *running_mean /* (C) or NULL */,
+			       float *running_var /* (C) or NULL */, int B, int C, int HW,
+			       int relu);
+/* Evaluation mode: the running statistics instead of the batch's; save
+ * gets (running_mean, 1/sqrt(running_var + eps)). */
+void batchnorm2d_forward_eval(float *out /* (B,C,HW) */, float *save /* (2,C) */,
+			      const float *in /* (B,C,HW) */, const float *gamma /* (C) */,
+			      const float *beta /* (C) */, const float *running_mean /* (C) */,
+			      const float *running_var /* (C) */, int B, int C, int HW,
+			      int relu);
+/* Backward through either forward (batch_stats says which): the full
+ * gradient through the batch mean and variance when batch_stats, else a
+ * per-channel scale. With relu, dout is masked in place by out > 0. */
+void batchnorm2d_backward(float *din /* (B,C,HW) or NULL */, float *dgamma /* (C) */,
+			  float *dbeta /* (C) */, float *dout /* (B,C,HW) */,
+			  const float *in /* (B,C,HW) */, const float *gamma /* (C) */,
+			  const float *out /* (B,C,HW), read when relu */,
+			  const float *save /* (2,C) */, int B, int C, int HW,
+			  int batch_stats, int relu, const struct nn_hook *hook);
+
+/* ---- residual connections and global pooling ---- */
+
+/* out = a + b (elementwise), with an optional fused ReLU. */
+void add_forward(float *out /* (n) */, const float *a /* (n) */, const float *b /* (n) */,
+		 size_t n, int relu);
+/* Adaptive average pooling to 1x1: out[p] = mean of plane p. */
+void global_avgpool_forward(float *out /* (P) */, const float *in /* (P,HW) */,
+			    size_t planes, int HW);
+void global_avgpool_backward(float *din /* (P,HW) */, const float *dout /* (P) */,
+			     size_t planes, int HW);
+
 /* ---- softmax cross-entropy, mean over the batch ---- */
 
 /* prob = softmax(logits) row by row (max subtracted); returns the mean of

@@ -1,0 +1,179 @@
+/*
+ * batchnorm.c: BatchNorm2d with PyTorch's semantics, forward with batch
+ * statistics (training) or running statistics (evaluation), and the full
+ * backward pass through the batch mean and variance.
+ *
+ * A channel's values are strided across the batch ((B, C, HW) layout), so
+ * work is split by channel ranges: every channel is reduced by one task in
+ * a fixed order, in double precision, and results do not depend on the
+ * thread count.
+ */
+#include "nn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "par.h"
+#include "util.h"
+
+struct bn_job {
+	float *out, *din, *dgamma, *dbeta, *dout, *save, *rmean, *rvar;
+	const float *in, *gamma, *beta, *outv, *crmean, *crvar, *csave;
+	int B, C, HW, relu, batch_stats;
+	size_t ntasks;
+};
+
+static size_t bn_tasks(int B, int C, int HW)
+{
+	/* About 64k values per task; a channel is never split. */
+	size_t per = (size_t)B * HW, grain = per >= 65536 ? 1 : 65536 / per;
+	return par_ntasks((size_t)C, grain);
+}
+
+/* y = x * scale + shift over channel c of every sample. */
+static void bn_apply(const struct bn_job *j, int c, float scale, float shift)
+{
+	size_t HW = (size_t)j->HW;
+	for (int b = 0; b < j->B; b++) {
+		size_t at = ((size_t)b * j->C + c) * HW;
+		const float *x = j->in + at;
+		float *y = j->out + at;
+		for (size_t p = 0; p < HW; p++) {
+			float v = x[p] * scale + shift;
+			y[p] = j->relu && v < 0.0f ? 0.0f : v;
+		}
+	}
+}
+
+static void fwd_batch_task(void *ctx, size_t t)
+{
+	const struct bn_job *j = ctx;
+	size_t c0, c1, HW = (size_t)j->HW;
+	double N = (double)j->B * (double)j->HW;
+	par_range((size_t)j->C, j->ntasks, t, &c0, &c1);
+	for (size_t c = c0; c < c1; c++) {
+		double s = 0, v = 0;
+		for (int b = 0; b < j->B; b++) {
+			const float *x = j->in + ((size_t)b * j->C + c) * HW;
+			for (size_t p = 0; p < HW; p++)
+				s += x[p];
+		}
+		double mean = s / N;
+		for (int b = 0; b < j->B; b++) {
+			const float *x = j->in + ((size_t)b * j->C + c) * HW;
+			for (size_t p = 0; p < HW; p++) {
+				double d = x[p] - mean;
+				v += d * d;
+			}
+		}
+		double var = v / N, invstd = 1.0 / sqrt(var + BN_EPS);
+		j->save[c] = (float)mean;
+		j->save[j->C + c] = (float)invstd;
+		if (j->rmean) {
+			/* PyTorch raises an error for a single value per
+			 * channel; here its variance just counts as biased. */
+			double unbiased = N > 1 ? v / (N - 1) : var;
+			j->rmean[c] = (float)((1 - BN_MOMENTUM) * j->rmean[c] + BN_MOMENTUM * mean);
+			j->rvar[c] = (float)((1 - BN_MOMENTUM) * j->rvar[c] + BN_MOMENTUM * unbiased);
+		}
+		double scale = j->gamma[c] * invstd;
+		bn_apply(j, (int)c, (float)scale, (float)(j->beta[c] - mean * scale));
+	}
+}
+
+void batchnorm2d_forward_batch(float *out, float *save, const float *in,
+			       const float *gamma, const float *beta,
+			       float *running_mean, float *running_var,
+			       int B, int C, int HW, int relu)
+{
+	MP_ASSERT(!running_mean == !running_var);
+	struct bn_job j = { .out = out, .save = save, .in = in, .gamma = gamma,
+			    .beta = beta, .rmean = running_mean, .rvar = running_var,
+			    .B = B, .C = C, .HW = HW, .relu = relu };
+	j.ntasks = bn_tasks(B, C, HW);
+	par_for(j.ntasks, fwd_batch_task, &j);
+}
+
+static void fwd_eval_task(void *ctx, size_t t)
+{
+	const struct bn_job *j = ctx;
+	size_t c0, c1;
+	par_range((size_t)j->C, j->ntasks, t, &c0, &c1);
+	for (size_t c = c0; c < c1; c++) {
+		double invstd = 1.0 / sqrt((double)j->crvar[c] + BN_EPS);
+		double scale = j->gamma[c] * invstd;
+		j->save[c] = j->crmean[c];
+		j->save[j->C + c] = (float)invstd;
+		bn_apply(j, (int)c, (float)scale, (float)(j->beta[c] - j->crmean[c] * scale));
+	}
+}
+
+void batchnorm2d_forward_eval(float *out, float *save, const float *in,
+			      const float *gamma, const float *beta,
+			      const float *running_mean, const float *running_var,
+			      int B, int C, int HW, int relu)
+{
+	struct bn_job j = { .out = out, .save = save, .in = in, .gamma = gamma,
+			    .beta = beta, .crmean = running_mean, .crvar = running_var,
+			    .B = B, .C = C, .HW = HW, .relu = relu };
+	j.ntasks = bn_tasks(B, C, HW);
+	par_for(j.ntasks, fwd_eval_task, &j);
+}
+
+static void bwd_task(void *ctx, size_t t)
+{
+	const struct bn_job *j = ctx;
+	size_t c0, c1, HW = (size_t)j->HW;
+	double N = (double)j->B * (double)j->HW;
+	par_range((size_t)j->C, j->ntasks, t, &c0, &c1);
+	for (size_t c = c0; c < c1; c++) {
+		double mean = j->csave[c], invstd = j->csave[j->C + c];
+		double sdy = 0, sdyx = 0;
+		for (int b = 0; b < j->B; b++) {
+			size_t at = ((size_t)b * j->C + c) * HW;
+			const float *x = j->in + at, *o = j->outv + at;
+			float *dy = j->dout + at;
+			if (j->relu)
+				for (size_t p = 0; p < HW; p++)
+					dy[p] = o[p] > 0.0f ? dy[p] : 0.0f;
+			for (size_t p = 0; p < HW; p++) {
+				sdy += dy[p];
+				sdyx += dy[p] * ((x[p] - mean) * invstd);
+			}
+		}
+		j->dgamma[c] = (float)sdyx;
+		j->dbeta[c] = (float)sdy;
+		if (!j->din)
+			continue;
+		double k = j->gamma[c] * invstd;
+		/* din = k (dy - mean(dy) - xhat mean(dy xhat)) with batch
+		 * statistics, k dy with fixed ones. */
+		float fk = (float)k, fmean = (float)mean, finv = (float)invstd;
+		float fmdy = j->batch_stats ? (float)(sdy / N) : 0.0f;
+		float fkm = j->batch_stats ? (float)(k * sdyx / N) : 0.0f;
+		for (int b = 0; b < j->B; b++) {
+			size_t at = ((size_t)b * j->C + c) * HW;
+			const float *x = j->in + at, *dy = j->dout + at;
+			float *dx = j->din + at;
+			for (size_t p = 0; p < HW; p++)
+				dx[p] = (dy[p] - fmdy) * fk - ((x[p] - fmean) * finv) * fkm;
+		}
+	}
+}
+
+void batchnorm2d_backward(float *din, float *dgamma, float *dbeta, float *dout,
+			  const float *in, const float *gamma, const float *out,
+			  const float *save, int B, int C, int HW, int batch_stats,
+			  int relu, const struct nn_hook *hook)
+{
+	struct bn_job j = { .din = din, .dgamma = dgamma, .dbeta = dbeta,
+			    .dout = dout, .in = in, .gamma = gamma, .outv = out,
+			    .csave = save, .B = B, .C = C, .HW = HW, .relu = relu,
+			    .batch_stats = batch_stats };
+	j.ntasks = bn_tasks(B, C, HW);
+	par_for(j.ntasks, bwd_task, &j);
+	if (hook) {
+		hook->fn(hook->ctx, dgamma, (size_t)C);
+		hook->fn(hook->ctx, dbeta, (size_t)C);
+	}
+}
