@@ -33,13 +33,16 @@ static void help(void)
 	printf("usage: %s\n\n"
 	       "Train an architecture on a data stream (stdin when no TRAIN_STREAM),\n"
 	       "with the authors' settings unless told otherwise.\n\n"
-	       "  -a, --arch NAME        mlp or cnn (may be omitted with --resume)\n"
+	       "  -a, --arch NAME        mlp, cnn, alexnet, alexnet-cifar or resnet18\n"
+	       "                         (may be omitted with --resume)\n"
 	       "  -d, --ckpt-dir DIR     write checkpoints DIR/epoch-NNN.npz\n"
 	       "  -e, --eval FILE        data stream for test accuracy after each epoch\n"
-	       "      --opt sgd|adam     optimizer (mlp: sgd, cnn: adam)\n"
-	       "      --lr X             learning rate (mlp: 1e-3, cnn: 2e-4)\n"
+	       "      --opt sgd|adam     optimizer (mlp, resnet18: sgd; cnn, alexnet: adam)\n"
+	       "      --lr X             learning rate (mlp, resnet18: 1e-3; cnn: 2e-4;\n"
+	       "                         alexnet: 1e-4)\n"
 	       "      --momentum X       SGD momentum (0.9)\n"
-	       "  -b, --batch N          batch size (mlp: 32, cnn: 128, or 32 for 3 channels)\n"
+	       "  -b, --batch N          batch size (mlp, resnet18: 32; cnn: 128, or 32 for\n"
+	       "                         3 channels; alexnet: 500 for 64x64 input, else 128)\n"
 	       "      --max-epochs N     stop after epoch N (500)\n"
 	       "      --until ACC        stop when an epoch's training accuracy on y\n"
 	       "                         reaches ACC percent (by data set: 99.9 MNIST,\n"
@@ -191,7 +194,8 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 		for (int i = 0; model_archs[i]; i++)
 			known |= !strcmp(model_archs[i], t->arch);
 		if (!known)
-			die_usage(usage, "unknown architecture '%s' (mlp or cnn)", t->arch);
+			die_usage(usage, "unknown architecture '%s' (mlp, cnn, alexnet, "
+				  "alexnet-cifar or resnet18)", t->arch);
 	}
 	if (t->fresh_optimizer && !t->resume)
 		die_usage(usage, "--fresh-optimizer needs --resume");

@@ -24,6 +24,11 @@
  * norm's running statistics, in m->buffers) are registered in state_dict
  * order as layers are added; checkpoint I/O and the optimizer are flat
  * loops over them.
+ *
+ * Batch norm layers follow m->mode (PyTorch's train()/eval()): running
+ * statistics in MODEL_EVAL (the default), batch statistics that also move
+ * the running ones in MODEL_TRAIN, batch statistics alone in
+ * MODEL_BATCH_STATS (dumpacts --bn-mode batch).
  */
 #ifndef MEMPROBE_MODEL_H
 #define MEMPROBE_MODEL_H
@@ -50,7 +55,13 @@ enum layer_kind {
 	LAYER_MAXPOOL2D,
 	LAYER_AVGPOOL2D,
 	LAYER_FLATTEN,          /* (C, H, W) -> (C*H*W, 1, 1), shares memory */
+	LAYER_BATCHNORM2D,      /* weight, bias (C); buffers running_mean,
+				 * running_var (C), num_batches_tracked () */
+	LAYER_ADD,              /* out = in + in2, same shapes (a residual sum) */
+	LAYER_GLOBAL_AVGPOOL,   /* (C, H, W) -> (C, 1, 1), AdaptiveAvgPool2d(1) */
 };
+
+enum model_mode { MODEL_EVAL, MODEL_TRAIN, MODEL_BATCH_STATS };
 
 struct layer {
 	enum layer_kind kind;
@@ -60,6 +71,9 @@ struct layer {
 	int k, stride, pad;     /* conv and pooling windows */
 	int relu;               /* ReLU fused on the output */
 	int weight, bias;       /* tensor indices, or -1 */
+	int in2;                /* LAYER_ADD's second input slot */
+	int stats;              /* batch norm: tensor index of running_mean;
+				 * running_var and num_batches_tracked follow */
 };
 
 struct model_tensor {
@@ -68,6 +82,9 @@ struct model_tensor {
 	int64_t shape[4];
 	size_t off, count;      /* into params, or buffers when `buffer` */
 	int buffer;
+	enum npy_dtype dtype;   /* in checkpoints: NPY_F4, or NPY_I8 for a
+				 * counter (num_batches_tracked), held as
+				 * int64 bits in two floats of buffers */
 };
 
 struct model_probe {
@@ -80,6 +97,7 @@ struct model {
 	struct shape input;
 	int classes;
 	char final[32];         /* the final linear layer ("fc5") */
+	enum model_mode mode;   /* batch norm's statistics; MODEL_EVAL */
 
 	struct layer *layers;
 	int nlayers;
@@ -182,10 +200,28 @@ int model_add_relu(struct model *m, int in);
 int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad);
 int model_add_avgpool2d(struct model *m, int in, int k, int stride, int pad);
 int model_add_flatten(struct model *m, int in);
+/* BatchNorm2d over the channels of slot `in` (parameters NAME.weight,
+ * NAME.bias; buffers NAME.running_mean, NAME.running_var,
+ * NAME.num_batches_tracked), with an optional fused ReLU. */
+int model_add_batchnorm2d(struct model *m, int in, const char *name, int relu);
+/* The elementwise sum of slots a and b (same shape), optional ReLU. */
+int model_add_add(struct model *m, int a, int b, int relu);
+/* Adaptive average pooling to (C, 1, 1). */
+int model_add_global_avgpool(struct model *m, int in);
 /* Name a slot as probe-able. */
 void model_add_probe(struct model *m, const char *name, int slot);
 /* Allocate the parameter, gradient and buffer blocks; the last layer's
  * output must be (classes, 1, 1). */
 int model_finish(struct model *m);
+
+/* Presets in their own files, called by model_build after model_begin:
+ * lib/alexnet.c (cifar: the CIFAR-100 variant's first two convolutions),
+ * lib/resnet.c. */
+int model_build_alexnet(struct model *m, int cifar);
+int model_build_resnet18(struct model *m);
+/* The value of a tensor with dtype NPY_I8 (num_batches_tracked). */
+int64_t model_tensor_i64(const struct model *m, const struct model_tensor *t);
+void model_tensor_set_i64(const struct model *m, const struct model_tensor *t,
+			  int64_t v);
 
 #endif

@@ -13,7 +13,8 @@
 #include "par.h"
 #include "util.h"
 
-const char *const model_archs[] = { "mlp", "cnn", NULL };
+const char *const model_archs[] = { "mlp", "cnn", "alexnet", "alexnet-cifar",
+				    "resnet18", NULL };
 
 size_t shape_size(struct shape s)
 {
@@ -58,13 +59,15 @@ static struct layer *add_layer(struct model *m, enum layer_kind kind, int in,
 	l->kind = kind;
 	l->in = in;
 	l->weight = l->bias = -1;
+	l->in2 = l->stats = -1;
 	snprintf(l->name, sizeof l->name, "%s", name ? name : "");
 	m->readers[in]++;
 	return l;
 }
 
-static int add_tensor(struct model *m, const char *layer, const char *what,
-		      int ndim, const int64_t *shape)
+static int add_tensor_in(struct model *m, const char *layer, const char *what,
+			 int ndim, const int64_t *shape, int buffer,
+			 enum npy_dtype dtype)
 {
 	m->tensors = xreallocarray(m->tensors, (size_t)m->ntensors + 1, sizeof *m->tensors);
 	struct model_tensor *t = &m->tensors[m->ntensors];
@@ -76,9 +79,23 @@ static int add_tensor(struct model *m, const char *layer, const char *what,
 		t->shape[i] = shape[i];
 		t->count *= (size_t)shape[i];
 	}
-	t->off = m->nparams;
-	m->nparams += t->count;
+	t->buffer = buffer;
+	t->dtype = dtype;
+	if (buffer) {
+		t->off = m->nbuffers;
+		/* An int64 counter takes the room of two floats. */
+		m->nbuffers += dtype == NPY_I8 ? 2 * t->count : t->count;
+	} else {
+		t->off = m->nparams;
+		m->nparams += t->count;
+	}
 	return m->ntensors++;
+}
+
+static int add_tensor(struct model *m, const char *layer, const char *what,
+		      int ndim, const int64_t *shape)
+{
+	return add_tensor_in(m, layer, what, ndim, shape, 0, NPY_F4);
 }
 
 int model_add_linear(struct model *m, int in, const char *name, int units,
@@ -159,12 +176,67 @@ int model_add_flatten(struct model *m, int in)
 	return l->out;
 }
 
+int model_add_batchnorm2d(struct model *m, int in, const char *name, int relu)
+{
+	struct shape s = m->slots[in];
+	struct layer *l = add_layer(m, LAYER_BATCHNORM2D, in, name);
+	int64_t cs[1] = { s.c };
+	l->units = s.c;
+	l->relu = relu;
+	l->weight = add_tensor(m, name, "weight", 1, cs);
+	l->bias = add_tensor(m, name, "bias", 1, cs);
+	l->stats = add_tensor_in(m, name, "running_mean", 1, cs, 1, NPY_F4);
+	add_tensor_in(m, name, "running_var", 1, cs, 1, NPY_F4);
+	add_tensor_in(m, name, "num_batches_tracked", 0, NULL, 1, NPY_I8);
+	l->out = add_slot(m, s, -1);
+	return l->out;
+}
+
+int model_add_add(struct model *m, int a, int b, int relu)
+{
+	struct shape sa = m->slots[a], sb = m->slots[b];
+	if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w)
+		return mp_error("cannot add %dx%dx%d and %dx%dx%d", sa.c, sa.h, sa.w,
+				sb.c, sb.h, sb.w);
+	struct layer *l = add_layer(m, LAYER_ADD, a, NULL);
+	l->in2 = b;
+	l->relu = relu;
+	m->readers[b]++;
+	l->out = add_slot(m, sa, -1);
+	return l->out;
+}
+
+int model_add_global_avgpool(struct model *m, int in)
+{
+	struct shape s = m->slots[in];
+	struct layer *l = add_layer(m, LAYER_GLOBAL_AVGPOOL, in, NULL);
+	l->out = add_slot(m, (struct shape){ s.c, 1, 1 }, -1);
+	return l->out;
+}
+
 void model_add_probe(struct model *m, const char *name, int slot)
 {
 	m->probes = xreallocarray(m->probes, (size_t)m->nprobes + 1, sizeof *m->probes);
 	struct model_probe *p = &m->probes[m->nprobes++];
 	snprintf(p->name, sizeof p->name, "%s", name);
 	p->slot = slot;
+}
+
+/* Batch norm's initial buffers: mean 0, variance 1, no batches seen. */
+static void reset_buffers(struct model *m)
+{
+	for (int i = 0; i < m->nlayers; i++) {
+		const struct layer *l = &m->layers[i];
+		if (l->kind != LAYER_BATCHNORM2D)
+			continue;
+		const struct model_tensor *t = &m->tensors[l->stats];
+		float *mean = m->buffers + t->off, *var = m->buffers + t[1].off;
+		for (size_t k = 0; k < t->count; k++) {
+			mean[k] = 0.0f;
+			var[k] = 1.0f;
+		}
+		model_tensor_set_i64(m, &t[2], 0);
+	}
 }
 
 int model_finish(struct model *m)
@@ -178,6 +250,7 @@ int model_finish(struct model *m)
 	m->grads = xaligned_calloc(m->nparams ? m->nparams : 1, sizeof(float));
 	if (m->nbuffers)
 		m->buffers = xaligned_calloc(m->nbuffers, sizeof(float));
+	reset_buffers(m);
 	return 0;
 }
 
@@ -239,8 +312,13 @@ int model_build(struct model *m, const char *arch, struct shape input, int class
 		rc = build_mlp(m);
 	else if (!strcmp(arch, "cnn"))
 		rc = build_cnn(m);
+	else if (!strcmp(arch, "alexnet") || !strcmp(arch, "alexnet-cifar"))
+		rc = model_build_alexnet(m, !strcmp(arch, "alexnet-cifar"));
+	else if (!strcmp(arch, "resnet18"))
+		rc = model_build_resnet18(m);
 	else
-		rc = mp_error("unknown architecture '%s' (mlp or cnn)", arch);
+		rc = mp_error("unknown architecture '%s' (mlp, cnn, alexnet, "
+			      "alexnet-cifar or resnet18)", arch);
 	if (rc == 0)
 		rc = model_finish(m);
 	if (rc)
@@ -303,6 +381,16 @@ void model_init_params(struct model *m, struct rng *r)
 {
 	for (int i = 0; i < m->nlayers; i++) {
 		const struct layer *l = &m->layers[i];
+		if (l->kind == LAYER_BATCHNORM2D) {
+			/* Weight 1, bias 0; no random draws (as PyTorch). */
+			float *w = m->params + m->tensors[l->weight].off;
+			float *b = m->params + m->tensors[l->bias].off;
+			for (int k = 0; k < l->units; k++) {
+				w[k] = 1.0f;
+				b[k] = 0.0f;
+			}
+			continue;
+		}
 		if (l->kind != LAYER_LINEAR && l->kind != LAYER_CONV2D)
 			continue;
 		double bound = 1.0 / sqrt((double)fan_in(m, l));
@@ -316,6 +404,8 @@ void model_init_params(struct model *m, struct rng *r)
 				p[j] = (float)(-bound + 2.0 * bound * rng_double(r));
 		}
 	}
+	if (m->buffers)
+		reset_buffers(m);
 }
 
 /* ---- workspace ---- */
@@ -360,6 +450,9 @@ void model_reserve(struct model *m, int B)
 		if (l->kind == LAYER_MAXPOOL2D)
 			m->aux[i] = xaligned_calloc((size_t)B * shape_size(m->slots[l->out]),
 						    sizeof(int32_t));
+		/* Batch norm keeps (mean, 1/std) per channel: floats. */
+		if (l->kind == LAYER_BATCHNORM2D)
+			m->aux[i] = xaligned_calloc(2 * (size_t)l->units, sizeof(float));
 	}
 	m->scratch = xaligned_calloc(m->nscratch ? m->nscratch : 1, sizeof(float));
 	m->prob = xaligned_calloc((size_t)B * m->classes, sizeof(float));
@@ -396,6 +489,50 @@ static float *lw(const struct model *m, const struct layer *l)
 static float *lb(const struct model *m, const struct layer *l)
 {
 	return l->bias >= 0 ? m->params + m->tensors[l->bias].off : NULL;
+}
+
+static void bn_forward(struct model *m, int i, float *out, const float *in, int B)
+{
+	const struct layer *l = &m->layers[i];
+	struct shape s = m->slots[l->in];
+	const struct model_tensor *t = &m->tensors[l->stats];
+	float *mean = m->buffers + t->off, *var = m->buffers + t[1].off;
+	float *save = (float *)m->aux[i];
+	if (m->mode == MODEL_EVAL) {
+		batchnorm2d_forward_eval(out, save, in, lw(m, l), lb(m, l), mean, var,
+					 B, s.c, s.h * s.w, l->relu);
+	} else if (m->mode == MODEL_TRAIN) {
+		batchnorm2d_forward_batch(out, save, in, lw(m, l), lb(m, l), mean, var,
+					  B, s.c, s.h * s.w, l->relu);
+		model_tensor_set_i64(m, &t[2], model_tensor_i64(m, &t[2]) + 1);
+	} else {
+		batchnorm2d_forward_batch(out, save, in, lw(m, l), lb(m, l), NULL, NULL,
+					  B, s.c, s.h * s.w, l->relu);
+	}
+}
+
+/* A residual sum's gradient goes to both inputs unchanged (after the
+ * ReLU's mask): the first writer of a slot copies, later ones add. */
+static void add_backward(struct model *m, const struct layer *l, int B)
+{
+	size_t n = (size_t)B * shape_size(m->slots[l->out]);
+	float *dout = m->dact[l->out];
+	if (l->relu)
+		relu_backward(dout, dout, m->act[l->out], n);
+	int src[2] = { root(m, l->in), root(m, l->in2) };
+	for (int k = 0; k < 2; k++) {
+		int r = src[k];
+		if (r == 0)
+			continue;
+		float *dst = m->dact[r];
+		if (m->written[r]) {
+			for (size_t q = 0; q < n; q++)
+				dst[q] += dout[q];
+		} else {
+			memcpy(dst, dout, n * sizeof *dst);
+			m->written[r] = 1;
+		}
+	}
 }
 
 void model_forward(struct model *m, const float *x, int B)
@@ -449,6 +586,15 @@ void model_forward_layers(struct model *m, const float *x, int B, int nlayers)
 			break;
 		}
 		case LAYER_FLATTEN:
+			break;
+		case LAYER_BATCHNORM2D:
+			bn_forward(m, i, out, in, B);
+			break;
+		case LAYER_ADD:
+			add_forward(out, in, m->act[l->in2], (size_t)B * shape_size(s), l->relu);
+			break;
+		case LAYER_GLOBAL_AVGPOOL:
+			global_avgpool_forward(out, in, (size_t)B * s.c, s.h * s.w);
 			break;
 		}
 	}
@@ -522,6 +668,18 @@ void model_backward(struct model *m, int B, const struct nn_hook *hook)
 		}
 		case LAYER_FLATTEN:
 			break;
+		case LAYER_BATCHNORM2D:
+			batchnorm2d_backward(din, gw, gb, dout, in, lw(m, l), out,
+					     (const float *)m->aux[i], B, s.c, s.h * s.w,
+					     m->mode != MODEL_EVAL, l->relu, hook);
+			break;
+		case LAYER_ADD:
+			add_backward(m, l, B);
+			continue;
+		case LAYER_GLOBAL_AVGPOOL:
+			if (din)
+				global_avgpool_backward(din, dout, (size_t)B * s.c, s.h * s.w);
+			break;
 		}
 		if (din && din == m->gtmp) {
 			float *dst = m->dact[r];
@@ -573,6 +731,21 @@ float *model_tensor_grad(const struct model *m, const struct model_tensor *t)
 	return t->buffer ? NULL : m->grads + t->off;
 }
 
+int64_t model_tensor_i64(const struct model *m, const struct model_tensor *t)
+{
+	int64_t v;
+	MP_ASSERT(t->dtype == NPY_I8 && t->buffer);
+	memcpy(&v, m->buffers + t->off, sizeof v);
+	return v;
+}
+
+void model_tensor_set_i64(const struct model *m, const struct model_tensor *t,
+			  int64_t v)
+{
+	MP_ASSERT(t->dtype == NPY_I8 && t->buffer);
+	memcpy(m->buffers + t->off, &v, sizeof v);
+}
+
 /* ---- checkpoints ---- */
 
 int shape_parse(const char *s, struct shape *out)
@@ -601,8 +774,11 @@ int model_write(const struct model *m, struct npz_writer *w)
 	for (int i = 0; i < m->ntensors; i++) {
 		const struct model_tensor *t = &m->tensors[i];
 		struct npy_header h;
-		if (npy_header_init(&h, NPY_F4, t->ndim, t->shape)
-		    || npz_writer_add(w, t->name, &h, model_tensor_data(m, t)))
+		int64_t v = t->dtype == NPY_I8 ? model_tensor_i64(m, t) : 0;
+		const void *data = t->dtype == NPY_I8 ? (const void *)&v
+				 : model_tensor_data(m, t);
+		if (npy_header_init(&h, t->dtype, t->ndim, t->shape)
+		    || npz_writer_add(w, t->name, &h, data))
 			return -1;
 	}
 	return 0;
@@ -653,7 +829,22 @@ int model_load(struct model *m, const struct npz_bundle *b)
 					(int)classes, want);
 		}
 		float *dst = model_tensor_data(m, t);
-		if (a->h.dtype == NPY_F4) {
+		if (t->dtype == NPY_I8) {
+			/* A counter: any integer dtype (PyTorch writes int64). */
+			int64_t v;
+			if (a->h.dtype == NPY_I8)
+				memcpy(&v, a->data, sizeof v);
+			else if (a->h.dtype == NPY_I4) {
+				int32_t v4;
+				memcpy(&v4, a->data, sizeof v4);
+				v = v4;
+			} else {
+				model_release(m);
+				return mp_error("'%s' has dtype %s, not an integer",
+						t->name, npy_dtype_str(a->h.dtype));
+			}
+			model_tensor_set_i64(m, t, v);
+		} else if (a->h.dtype == NPY_F4) {
 			memcpy(dst, a->data, t->count * sizeof(float));
 		} else if (a->h.dtype == NPY_F8) {
 			const double *src = a->data;

@@ -390,7 +390,12 @@ static void arch_defaults(const char *arch, struct shape s, enum optim_kind *k,
 		*lr = 2e-4;
 		/* The authors: 128 for MNIST and Fashion-MNIST, 32 for CIFAR-10. */
 		*batch = s.c == 3 ? 32 : 128;
-	} else {
+	} else if (!strcmp(arch, "alexnet") || !strcmp(arch, "alexnet-cifar")) {
+		*k = OPTIM_ADAM;
+		*lr = 1e-4;
+		/* The authors: 500 for Tiny ImageNet (64x64), 128 for CIFAR-100. */
+		*batch = s.h >= 64 ? 500 : 128;
+	} else {        /* mlp, resnet18 */
 		*k = OPTIM_SGD;
 		*lr = 1e-3;
 		*batch = 32;
@@ -558,6 +563,7 @@ static double evaluate(struct trainer *t)
 	const struct dataset *d = &t->test;
 	size_t sz = shape_size(d->shape), correct = 0;
 	int C = t->m.classes;
+	t->m.mode = MODEL_EVAL;
 	for (size_t i = 0; i < d->n; i += (size_t)t->eval_batch) {
 		int B = (int)(d->n - i < (size_t)t->eval_batch ? d->n - i : (size_t)t->eval_batch);
 		model_forward(&t->m, d->x + i * sz, B);
@@ -592,6 +598,7 @@ static int run_epoch(struct trainer *t, struct stats *st)
 			t->perm[i] = (int32_t)i;
 		rng_shuffle_i32(&t->rng, t->perm, n);
 	}
+	t->m.mode = MODEL_TRAIN;        /* batch norm: batch statistics */
 	for (size_t i = 0; i < n; i += (size_t)t->batch) {
 		int B = (int)(n - i < (size_t)t->batch ? n - i : (size_t)t->batch);
 		const float *x;
