@@ -1,0 +1,608 @@
+/*
+ * test_probe.c: the probe library against naive references: the k rule,
+ * the partial eigensolver (every path) against LAPACK's full dsyevd, the
+ * scatter accumulator against plain loops (and bit-identical whatever the
+ * thread count), primal vs dual fits, MASC scores (float32 GEMM with
+ * double refinement) against double precision, zero rows and ties, the
+ * VeLPIC sign rule, and transplant on a small checkpoint.
+ */
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gram.h"
+#include "npz.h"
+#include "par.h"
+#include "probe.h"
+#include "tap.h"
+#include "transplant.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/test_probe.XXXXXX";
+
+/* A small deterministic generator (the tests need no particular one). */
+static uint64_t rs = 88172645463325252ULL;
+static double urand(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (double)(rs >> 11) / 9007199254740992.0;
+}
+static double nrand(void)
+{
+	double u = urand() + 1e-300, v = urand();
+	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+/* Frobenius distance between the projectors onto the row spaces of the
+ * orthonormal a (k, n) and b (k, n). */
+static double proj_dist(const double *a, const double *b, size_t k, size_t n)
+{
+	double *pa = xcalloc(n * n, sizeof *pa), *pb = xcalloc(n * n, sizeof *pb);
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)k, 1.0,
+		    a, (int)n, a, (int)n, 0.0, pa, (int)n);
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)k, 1.0,
+		    b, (int)n, b, (int)n, 0.0, pb, (int)n);
+	double s = 0;
+	for (size_t i = 0; i < n * n; i++)
+		s += (pa[i] - pb[i]) * (pa[i] - pb[i]);
+	free(pa);
+	free(pb);
+	return sqrt(s);
+}
+
+/* X (m, n) with a decaying spectrum. */
+static double *random_rows(size_t m, size_t n)
+{
+	double *x = xmalloc(m * n * sizeof *x);
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++)
+			x[i * n + j] = nrand() / (1.0 + 0.3 * (double)j);
+	return x;
+}
+
+TEST(k_rule)
+{
+	double w[] = { 4, 2, 1, 1 };        /* ratios .5 .25 .125 .125, exact */
+	double r;
+	CHECK(eig_count_var(w, 4, 0.75, &r) == 3);
+	CHECK(r == 0.875);
+	CHECK(eig_count_var(w, 4, 0.7499, NULL) == 2);
+	CHECK(eig_count_var(w, 4, 0.0, NULL) == 1);
+	CHECK(eig_count_var(w, 4, 0.5, NULL) == 2);
+	CHECK(eig_count_var(w, 4, 0.99, NULL) == 4);
+	CHECK(eig_ratio(w, 4, 2) == 0.75);
+	double z[] = { 0, 0, 0 };
+	CHECK(eig_count_var(z, 3, 0.5, &r) == 0);
+	CHECK(r == 0);
+	double v[] = { 1, 1e-20, 0, -1e-18 };
+	CHECK(eig_rank(v, 4) == 1);
+	CHECK(eig_rank(z, 3) == 0);
+}
+
+/* Every eigenvector path against dsyevd on the same matrix. */
+TEST(eigensolver_paths)
+{
+	size_t n = 120, m = 400, k = 17;
+	double *x = random_rows(m, n);
+	double *s = xcalloc(n * n, sizeof *s), *full = xmalloc(n * n * sizeof *full);
+	double *wf = xmalloc(n * sizeof *wf), *top = xmalloc(k * n * sizeof *top);
+	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)m, 1.0, x, (int)n,
+		    0.0, s, (int)n);
+	memcpy(full, s, n * n * sizeof *full);
+	/* Row-major upper is column-major lower. */
+	CHECK(LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', (int)n, full, (int)n, wf) == 0);
+	for (size_t j = 0; j < k; j++)          /* columns of full, ascending */
+		memcpy(top + j * n, full + (n - 1 - j) * n, n * sizeof *top);
+	int paths[] = { EIG_PATH_AUTO, EIG_PATH_MRRR, EIG_PATH_DC, EIG_PATH_STEIN };
+	for (size_t p = 0; p < 4; p++) {
+		double *a = xmalloc(n * n * sizeof *a), *v = xmalloc(k * n * sizeof *v);
+		struct eig e;
+		memcpy(a, s, n * n * sizeof *a);
+		eig_path = paths[p];
+		CHECK(eig_reduce(&e, a, n) == 0);
+		for (size_t j = 0; j < n; j++)
+			CHECK_NEAR(e.w[j], wf[n - 1 - j], 1e-10 * wf[n - 1]);
+		CHECK(eig_vectors(&e, k, v) == 0);
+		CHECK(proj_dist(v, top, k, n) < 1e-9);
+		for (size_t j = 0; j < k; j++) {     /* each vector, up to sign */
+			double d = cblas_ddot((int)n, v + j * n, 1, top + j * n, 1);
+			CHECK_NEAR(fabs(d), 1.0, 1e-9);
+		}
+		eig_release(&e);
+		free(a);
+		free(v);
+	}
+	eig_path = EIG_PATH_AUTO;
+	free(x);
+	free(s);
+	free(full);
+	free(wf);
+	free(top);
+}
+
+/* gram_acc against plain loops, and the same bits on 1 and 2 threads. */
+TEST(scatter_accumulation)
+{
+	size_t n = 700, d = 300;              /* d > 256: tiled updates */
+	int C = 3;
+	double *x = random_rows(n, d);
+	int *lab = xmalloc(n * sizeof *lab);
+	for (size_t i = 0; i < n; i++)
+		lab[i] = (int)(urand() * C);
+	double *ref = xcalloc((size_t)C * d * d, sizeof *ref);
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; a < d; a++)
+			for (size_t b = a; b < d; b++)
+				ref[((size_t)lab[i] * d + a) * d + b] += x[i * d + a] * x[i * d + b];
+	double *s1 = NULL;
+	for (int t = 1; t <= 2; t++) {
+		struct gram_acc g;
+		par_init(t);
+		gram_acc_init(&g, C, d);
+		for (size_t i = 0; i < n; i++)
+			gram_acc_add(&g, lab[i], x + i * d);
+		gram_acc_finish(&g);
+		double err = 0, scale = 0;
+		for (int c = 0; c < C; c++) {
+			const double *s = gram_acc_scatter(&g, c);
+			for (size_t a = 0; a < d; a++)
+				for (size_t b = a; b < d; b++) {
+					size_t i = (size_t)c * d * d + a * d + b;
+					err = fmax(err, fabs(s[a * d + b] - ref[i]));
+					scale = fmax(scale, fabs(ref[i]));
+				}
+		}
+		CHECK(err <= 1e-12 * scale);
+		if (t == 1) {
+			s1 = xmalloc((size_t)C * d * d * sizeof *s1);
+			memcpy(s1, g.s, (size_t)C * d * d * sizeof *s1);
+		} else {
+			CHECK(memcmp(s1, g.s, (size_t)C * d * d * sizeof *s1) == 0);
+		}
+		gram_acc_release(&g);
+	}
+	par_init(2);
+	free(s1);
+	free(x);
+	free(lab);
+	free(ref);
+}
+
+/* A stream with meta.txt, y (int64, as NumPy writes labels) and act. */
+static char *write_stream(const char *name, const char *meta, const float *x,
+			  const int64_t *y, size_t n, size_t d)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name);
+	struct npz_writer *w = npz_writer_open(path, 0);
+	struct npy_header hy, hx;
+	MP_ASSERT(w);
+	npy_header_1d(&hy, NPY_I8, (int64_t)n);
+	npy_header_2d(&hx, NPY_F4, (int64_t)n, (int64_t)d);
+	MP_ASSERT(!npz_writer_add_text(w, "meta.txt", meta, strlen(meta)));
+	MP_ASSERT(!npz_writer_add(w, "y", &hy, y));
+	MP_ASSERT(!npz_writer_add(w, "act", &hx, x));
+	MP_ASSERT(!npz_writer_close(w));
+	return path;
+}
+
+static char *class_stream(const char *name, size_t n, size_t d, int C, int64_t **yout,
+			  float **xout)
+{
+	float *x = xmalloc(n * d * sizeof *x);
+	int64_t *y = xmalloc(n * sizeof *y);
+	for (size_t i = 0; i < n; i++) {
+		y[i] = (int64_t)(i % (size_t)C);
+		for (size_t j = 0; j < d; j++)   /* a class-dependent direction */
+			x[i * d + j] = (float)(nrand() / (1.0 + 0.5 * (double)j) +
+					       (j % (size_t)C == (size_t)y[i] ? 1.5 : 0.0));
+	}
+	char *meta = xasprintf("data.classes=%d\n", C);
+	char *p = write_stream(name, meta, x, y, n, d);
+	free(meta);
+	*yout = y;
+	*xout = x;
+	return p;
+}
+
+TEST(primal_and_dual_agree)
+{
+	size_t n = 300, d = 40;
+	int C = 3;
+	int64_t *y;
+	float *x;
+	char *path = class_stream("pd.npz", n, d, C, &y, &x);
+	for (int mode = 0; mode < 2; mode++) {
+		struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+		struct probe_fit a, b;
+		if (mode)
+			o.components = 6;
+		else
+			o.threshold = 0.9;
+		o.method = PROBE_PRIMAL;
+		CHECK(probe_fit(&a, path, &o) == 0);
+		o.method = PROBE_DUAL;
+		CHECK(probe_fit(&b, path, &o) == 0);
+		CHECK(a.method == PROBE_PRIMAL && b.method == PROBE_DUAL);
+		CHECK(a.ktotal == b.ktotal);
+		for (int c = 0; c < C; c++)
+			CHECK(a.k[c] == b.k[c]);
+		if (mode)
+			CHECK(a.ktotal == 18);
+		for (size_t i = 0, at = 0; i < (size_t)C && a.ktotal == b.ktotal; i++) {
+			size_t k = (size_t)a.k[i];
+			CHECK(proj_dist(a.basis + at * d, b.basis + at * d, k, d) < 1e-9);
+			for (size_t j = 0; j < k; j++)
+				CHECK_NEAR(a.eigval[at + j], b.eigval[at + j], 1e-9 * a.eigval[at]);
+			at += k;
+		}
+		for (size_t j = 0; j < d; j++)
+			CHECK(a.colsum[j] == b.colsum[j]);
+		probe_fit_release(&a);
+		probe_fit_release(&b);
+	}
+	free(y);
+	free(x);
+	free(path);
+}
+
+/* The fit against a direct eigendecomposition of each class's scatter. */
+TEST(fit_matches_direct_eigh)
+{
+	size_t n = 240, d = 24;
+	int C = 4;
+	int64_t *y;
+	float *x;
+	char *path = class_stream("direct.npz", n, d, C, &y, &x);
+	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+	struct probe_fit f;
+	o.threshold = 0.8;
+	CHECK(probe_fit(&f, path, &o) == 0);
+	for (int c = 0, at = 0; c < C; c++) {
+		double *s = xcalloc(d * d, sizeof *s), *w = xmalloc(d * sizeof *w);
+		for (size_t i = 0; i < n; i++)
+			if (y[i] == c)
+				for (size_t a = 0; a < d; a++)
+					for (size_t b = 0; b < d; b++)
+						s[a * d + b] += (double)x[i * d + a] * x[i * d + b];
+		CHECK(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (int)d, s, (int)d, w) == 0);
+		double tot = 0, cum = 0;
+		for (size_t j = 0; j < d; j++)
+			tot += w[j];
+		size_t k = 0;
+		while (k < d && (cum += w[d - 1 - k] / tot) <= 0.8)
+			k++;
+		k++;
+		CHECK((size_t)f.k[c] == k);
+		double *v = xmalloc(k * d * sizeof *v);
+		for (size_t j = 0; j < k; j++)       /* column d-1-j of s */
+			for (size_t i = 0; i < d; i++)
+				v[j * d + i] = s[i * d + (d - 1 - j)];
+		if ((size_t)f.k[c] == k)
+			CHECK(proj_dist(v, f.basis + (size_t)at * d, k, d) < 1e-9);
+		at += f.k[c];
+		free(v);
+		free(s);
+		free(w);
+	}
+	probe_fit_release(&f);
+	free(y);
+	free(x);
+	free(path);
+}
+
+/* A MASC probe from explicit bases. */
+static void make_probe(struct masc_probe *p, int C, size_t d, const int32_t *k,
+		       const double *basis)
+{
+	memset(p, 0, sizeof *p);
+	p->classes = C;
+	p->dim = d;
+	p->k = xmalloc((size_t)C * sizeof *p->k);
+	p->off = xcalloc((size_t)C + 1, sizeof *p->off);
+	for (int c = 0; c < C; c++) {
+		p->k[c] = k[c];
+		p->off[c + 1] = p->off[c] + (size_t)k[c];
+	}
+	size_t K = p->off[C];
+	p->basis = xmalloc((K * d + 1) * sizeof *p->basis);
+	p->basis32 = xmalloc((K * d + 1) * sizeof *p->basis32);
+	for (size_t i = 0; i < K * d; i++) {
+		p->basis[i] = basis[i];
+		p->basis32[i] = (float)basis[i];
+	}
+}
+
+TEST(masc_scores_match_double)
+{
+	size_t n = 300, d = 64;
+	int C = 3;
+	int64_t *y;
+	float *x;
+	char *path = class_stream("score.npz", n, d, C, &y, &x);
+	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+	struct probe_fit f;
+	struct masc_probe p;
+	CHECK(probe_fit(&f, path, &o) == 0);
+	make_probe(&p, C, d, f.k, f.basis);
+	/* Rows on the boundary between classes 0 and 1: x(a) = a p + (1 - a) q
+	 * for p, q the first basis vectors of classes 0 and 1, with a found
+	 * by bisection where their cosines (in double) are equal, then moved
+	 * by steps far below float32 resolution: the best two cosines are
+	 * closer than the float32 GEMM's error, and only the refinement in
+	 * double can get every argmax right. Half the rows are training rows. */
+	size_t m = 400;
+	float *t = xmalloc(m * d * sizeof *t);
+	double *td = xmalloc(m * d * sizeof *td), *sd = xmalloc(m * (size_t)C * sizeof *sd);
+	float *s = xmalloc(m * (size_t)C * sizeof *s);
+	int32_t *pr = xmalloc(m * sizeof *pr), *pd = xmalloc(m * sizeof *pd);
+	const double *bp = p.basis, *bq = p.basis + p.off[1] * d;
+	double lo = 0, hi = 1, one[3];
+	int32_t pone;
+	for (int it = 0; it < 80; it++) {
+		double a = (lo + hi) / 2;
+		for (size_t j = 0; j < d; j++)
+			td[j] = (float)(a * bp[j] + (1 - a) * bq[j]);
+		masc_score_exact(&p, td, 1, one, &pone);
+		if (one[0] > one[1])
+			hi = a;
+		else
+			lo = a;
+	}
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < d; j++) {
+			double a = lo + ((double)i - (double)m / 4) * 1e-9;
+			t[i * d + j] = i < m / 2 ? (float)(a * bp[j] + (1 - a) * bq[j])
+						 : x[(i % n) * d + j];
+			td[i * d + j] = t[i * d + j];
+		}
+	CHECK(masc_score(&p, t, m, s, pr) == 0);
+	CHECK(masc_score_exact(&p, td, m, sd, pd) == 0);
+	size_t same = 0;
+	for (size_t i = 0; i < m; i++) {
+		same += pr[i] == pd[i];
+		for (int c = 0; c < C; c++)
+			CHECK_NEAR(s[i * (size_t)C + (size_t)c], sd[i * (size_t)C + (size_t)c], 1e-5);
+	}
+	CHECK(same == m);
+	masc_probe_release(&p);
+	probe_fit_release(&f);
+	free(t);
+	free(td);
+	free(sd);
+	free(s);
+	free(pr);
+	free(pd);
+	free(y);
+	free(x);
+	free(path);
+}
+
+TEST(masc_zero_rows_and_ties)
+{
+	/* Classes 0 and 2 share a subspace, class 1 is empty. */
+	size_t d = 3;
+	int32_t k[] = { 1, 0, 1 };
+	double basis[] = { 0, 1, 0, 0, 1, 0 };
+	struct masc_probe p;
+	make_probe(&p, 3, d, k, basis);
+	float x[] = { 0, 0, 0, 0, 2, 0, 1, 0, 0 };
+	float s[9];
+	int32_t pred[3];
+	CHECK(masc_score(&p, x, 3, s, pred) == 0);
+	CHECK(pred[0] == 0 && s[0] == 0 && s[1] == 0 && s[2] == 0);   /* zero row */
+	CHECK(pred[1] == 0 && s[3] == 1 && s[4] == 0 && s[5] == 1);   /* tie: lowest */
+	CHECK(pred[2] == 0 && s[6] == 0 && s[7] == 0 && s[8] == 0);   /* orthogonal */
+	masc_probe_release(&p);
+}
+
+/* The sign uses ALL training rows: class 0's own rows point to -e1, but
+ * the mean over all rows of x . e1 is positive, so v_0 = +e1. */
+TEST(velpic_sign_rule)
+{
+	size_t n = 20, d = 2;
+	float x[40];
+	int64_t y[20];
+	for (size_t i = 0; i < n; i++) {
+		y[i] = i < 10 ? 0 : 1;
+		x[2 * i] = i < 10 ? -1.0f : 5.0f;
+		x[2 * i + 1] = i < 10 ? 0.0f : 1.0f;
+	}
+	char *path = write_stream("sign.npz", "data.classes=2\n", x, y, n, d);
+	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+	struct probe_fit f;
+	float w[4];
+	o.components = 1;
+	CHECK(probe_fit(&f, path, &o) == 0);
+	velpic_vectors(&f, w);
+	CHECK_NEAR(w[0], 1.0, 1e-6);
+	CHECK_NEAR(w[1], 0.0, 1e-6);
+	double n1 = sqrt(26.0);
+	CHECK_NEAR(w[2], 5 / n1, 1e-6);
+	CHECK_NEAR(w[3], 1 / n1, 1e-6);
+	probe_fit_release(&f);
+	/* Flip everything: now both vectors must flip too. */
+	for (size_t i = 0; i < 2 * n; i++)
+		x[i] = -x[i];
+	free(path);
+	path = write_stream("sign2.npz", "data.classes=2\n", x, y, n, d);
+	CHECK(probe_fit(&f, path, &o) == 0);
+	velpic_vectors(&f, w);
+	CHECK_NEAR(w[0], -1.0, 1e-6);
+	CHECK_NEAR(w[2], -5 / n1, 1e-6);
+	probe_fit_release(&f);
+	free(path);
+}
+
+/* Empty classes and classes with fewer rows than components. */
+TEST(degenerate_classes)
+{
+	size_t n = 12, d = 5;
+	float x[60];
+	int64_t y[12];
+	for (size_t i = 0; i < n; i++) {
+		y[i] = i < 2 ? 0 : 2;               /* class 1: no rows */
+		for (size_t j = 0; j < d; j++)
+			x[i * d + j] = (float)nrand();
+	}
+	char *path = write_stream("degen.npz", "data.classes=3\n", x, y, n, d);
+	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+	struct probe_fit f;
+	o.components = 4;
+	CHECK(probe_fit(&f, path, &o) == 0);
+	CHECK(f.k[0] == 2 && (f.notes[0] & PROBE_CLASS_CAPPED));
+	CHECK(f.k[1] == 0 && (f.notes[1] & PROBE_CLASS_EMPTY));
+	CHECK(f.k[2] == 4 && !f.notes[2]);
+	CHECK(f.ktotal == 6);
+	probe_fit_release(&f);
+	o.method = PROBE_DUAL;
+	CHECK(probe_fit(&f, path, &o) == 0);
+	CHECK(f.k[0] == 2 && f.k[1] == 0 && f.k[2] == 4);
+	probe_fit_release(&f);
+	free(path);
+}
+
+TEST(fit_errors)
+{
+	float x[6] = { 1, 2, 3, NAN, 5, 6 };
+	int64_t y[3] = { 0, 1, 0 };
+	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+	struct probe_fit f;
+	char *path = write_stream("nan.npz", "", x, y, 3, 2);
+	CHECK(probe_fit(&f, path, &o) == -1);
+	CHECK(strstr(mp_errmsg(), "row 1 of 'act' is not finite") != NULL);
+	free(path);
+	x[3] = 4;
+	y[2] = 7;
+	path = write_stream("range.npz", "data.classes=3\n", x, y, 3, 2);
+	CHECK(probe_fit(&f, path, &o) == -1);
+	CHECK(strstr(mp_errmsg(), "label 7") != NULL);
+	o.labels = "y_true";
+	CHECK(probe_fit(&f, path, &o) == -1);
+	CHECK(strstr(mp_errmsg(), "no 'y_true' member") != NULL);
+	free(path);
+}
+
+TEST(quadratic_form)
+{
+	size_t d = 4;
+	int32_t k[] = { 2, 1 };
+	double r = 1 / sqrt(2.0);
+	double basis[] = { 1, 0, 0, 0, 0, r, r, 0, 0, 0, 0, 1 };
+	struct masc_probe p;
+	make_probe(&p, 2, d, k, basis);
+	char *path = xasprintf("%s/q.npz", tmpdir);
+	CHECK(masc_quadratic_write(&p, path, 0, NULL) == 0);
+	struct npz_bundle b;
+	CHECK(npz_bundle_load(&b, path) == 0);
+	struct npz_array *q = npz_bundle_get(&b, "q");
+	CHECK(q && q->h.ndim == 3 && q->h.shape[0] == 2 && q->h.shape[1] == 4 &&
+	      q->h.dtype == NPY_F8);
+	if (q) {
+		const double *Q = q->data;
+		double x[] = { 1, 2, 3, 4 }, xx = 30;
+		float xf[] = { 1, 2, 3, 4 }, s[2];
+		int32_t pred;
+		masc_score(&p, xf, 1, s, &pred);
+		for (int c = 0; c < 2; c++) {
+			double v = 0;
+			for (size_t i = 0; i < d; i++)
+				for (size_t j = 0; j < d; j++)
+					v += x[i] * Q[(size_t)c * d * d + i * d + j] * x[j];
+			CHECK_NEAR(v, (double)s[c] * s[c] * xx, 1e-5);
+		}
+		CHECK_NEAR(Q[1 * d + 2], 0.5, 1e-15);       /* symmetric, both halves */
+		CHECK_NEAR(Q[2 * d + 1], 0.5, 1e-15);
+	}
+	npz_bundle_release(&b);
+	masc_probe_release(&p);
+	free(path);
+}
+
+static void put(struct npz_bundle *b, const char *name, enum npy_dtype t, int nd,
+		const int64_t *shape, const void *data)
+{
+	struct npy_header h;
+	MP_ASSERT(!npy_header_init(&h, t, nd, shape));
+	npz_bundle_put(b, name, &h, data);
+}
+
+TEST(transplant_edits_final_layer)
+{
+	struct npz_bundle ck = { 0 }, pr = { 0 };
+	float W[6] = { 1, 2, 3, 4, 5, 6 }, bias[3] = { 7, 8, 9 }, w[6] = { .6f, .8f, 1, 0, 0, 1 };
+	float h[4] = { 1, 1, 1, 1 };
+	int64_t s2[2] = { 3, 2 }, s1[1] = { 3 }, s22[2] = { 2, 2 };
+	struct transplant_opts o = { TRANSPLANT_BIAS_ZERO, NULL };
+	meta_init(&ck.meta);
+	meta_init(&pr.meta);
+	meta_set(&ck.meta, "model.final", "fc2");
+	meta_set(&ck.meta, "model.layers", "input fc1");
+	put(&ck, "fc1.weight", NPY_F4, 2, s22, h);
+	put(&ck, "fc2.weight", NPY_F4, 2, s2, W);
+	put(&ck, "fc2.bias", NPY_F4, 1, s1, bias);
+	put(&pr, "w", NPY_F4, 2, s2, w);
+	meta_set(&pr.meta, "probe", "velpic");
+	meta_set(&pr.meta, "probe.layer", "fc1");
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == 0);
+	CHECK(!memcmp(npz_bundle_get(&ck, "fc2.weight")->data, w, sizeof w));
+	const float *b = npz_bundle_get(&ck, "fc2.bias")->data;
+	CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0);
+	CHECK(!memcmp(npz_bundle_get(&ck, "fc1.weight")->data, h, sizeof h));
+	CHECK(!strcmp(ck.a[0].name, "fc1.weight") && !strcmp(ck.a[2].name, "fc2.bias"));
+	CHECK(!strcmp(meta_get(&ck.meta, "transplant.bias"), "zero"));
+	CHECK(!strcmp(meta_get(&ck.meta, "transplant.probe.layer"), "fc1"));
+	/* keep */
+	put(&ck, "fc2.bias", NPY_F4, 1, s1, bias);
+	o.bias = TRANSPLANT_BIAS_KEEP;
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == 0);
+	b = npz_bundle_get(&ck, "fc2.bias")->data;
+	CHECK(b[0] == 7 && b[2] == 9);
+	/* wrong width, wrong classes, wrong probe, no final layer */
+	put(&pr, "w", NPY_F4, 2, s22, w);
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
+	CHECK(strstr(mp_errmsg(), "2 classes") != NULL);
+	int64_t s33[2] = { 3, 3 };
+	float w9[9] = { 0 };
+	put(&pr, "w", NPY_F4, 2, s33, w9);
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
+	CHECK(strstr(mp_errmsg(), "D=3") != NULL);
+	meta_set(&pr.meta, "probe", "masc");
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
+	CHECK(strstr(mp_errmsg(), "'masc' probe") != NULL);
+	meta_release(&ck.meta);
+	meta_init(&ck.meta);
+	meta_set(&pr.meta, "probe", "velpic");
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
+	CHECK(strstr(mp_errmsg(), "model.final") != NULL);
+	npz_bundle_release(&ck);
+	npz_bundle_release(&pr);
+}
+
+int main(void)
+{
+	MP_ASSERT(mkdtemp(tmpdir));
+	par_init(2);
+	RUN(k_rule);
+	RUN(eigensolver_paths);
+	RUN(scatter_accumulation);
+	RUN(primal_and_dual_agree);
+	RUN(fit_matches_direct_eigh);
+	RUN(masc_scores_match_double);
+	RUN(masc_zero_rows_and_ties);
+	RUN(velpic_sign_rule);
+	RUN(degenerate_classes);
+	RUN(fit_errors);
+	RUN(quadratic_form);
+	RUN(transplant_edits_final_layer);
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	free(cmd);
+	return tap_done();
+}
