@@ -16,13 +16,14 @@
 
 static const char usage[] =
 	"dumpacts -m CKPT [--layers LIST|all] [--outdir DIR | -o FILE] [--predict] "
-	"[--batch N] [--threads N] [--compress N] [DATA_STREAM]";
+	"[--batch N] [--bn-mode eval|batch] [--threads N] [--compress N] [DATA_STREAM]";
 
 struct dumpacts_opts {
 	const char *model;
 	const char *layers;             /* NULL: all */
 	const char *outdir, *output;
 	int predict, batch, threads, level;
+	int bn_batch;                   /* --bn-mode batch */
 	const char *data;
 };
 
@@ -33,18 +34,23 @@ static void help(void)
 	       "when no DATA_STREAM), one stream per layer, or its predictions.\n\n"
 	       "  -m, --model CKPT     checkpoint written by train (or transplant)\n"
 	       "  -l, --layers LIST    comma-separated layer names, or all (default);\n"
-	       "                       mlp: input fc1 fc2 fc3 fc4, cnn: input flat fc1 fc2 fc3\n"
+	       "                       mlp: input fc1 fc2 fc3 fc4, cnn: input flat fc1 fc2 fc3,\n"
+	       "                       alexnet: flat fc1 fc2,\n"
+	       "                       resnet18: l0 l0_1 l0_2 l0_3 l1 l2 l3 l4 bf_last\n"
 	       "  -d, --outdir DIR     write DIR/NAME.npz for each layer\n"
 	       "  -o, --output FILE    write the one stream to FILE (default: stdout)\n"
 	       "  -p, --predict        write predictions (pred, and logits as score)\n"
 	       "  -b, --batch N        samples per forward pass (256)\n"
+	       "      --bn-mode MODE   batch norm with running statistics (eval, default)\n"
+	       "                       or each batch's own (batch, as the authors; the\n"
+	       "                       results then depend on --batch and the order)\n"
 	       "  -j, --threads N      threads (0: all CPUs)\n"
 	       "      --compress N     deflate level, 0-9 (%d)\n"
 	       "  -h, --help           this help\n",
 	       usage, npz_level_default());
 }
 
-enum { OPT_COMPRESS = 256 };
+enum { OPT_COMPRESS = 256, OPT_BN_MODE };
 
 static void parse_args(int argc, char **argv, struct dumpacts_opts *o)
 {
@@ -57,6 +63,7 @@ static void parse_args(int argc, char **argv, struct dumpacts_opts *o)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
+		{ "bn-mode", required_argument, NULL, OPT_BN_MODE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -92,6 +99,11 @@ static void parse_args(int argc, char **argv, struct dumpacts_opts *o)
 		case OPT_COMPRESS:
 			if (npz_level_parse(optarg, &o->level))
 				die_usage(usage, "invalid --compress: %s", mp_errmsg());
+			break;
+		case OPT_BN_MODE:
+			if (strcmp(optarg, "eval") && strcmp(optarg, "batch"))
+				die_usage(usage, "invalid --bn-mode '%s' (eval or batch)", optarg);
+			o->bn_batch = !strcmp(optarg, "batch");
 			break;
 		case 'h':
 			help();
@@ -160,8 +172,11 @@ int main(int argc, char **argv)
 		die_lib();
 	if (model_load(&m, &ck))
 		die("%s: %s", o.model, mp_errmsg());
-	int nlayers;
+	int nlayers, has_bn = 0;
 	const char **layers = resolve_layers(&o, &m, &nlayers);
+	for (int i = 0; i < m.nlayers; i++)
+		has_bn |= m.layers[i].kind == LAYER_BATCHNORM2D;
+	m.mode = o.bn_batch ? MODEL_BATCH_STATS : MODEL_EVAL;
 	if (!o.predict && nlayers > 1 && !o.outdir)
 		die_usage(usage, "%d layers need --outdir DIR (or one --layers NAME)", nlayers);
 
@@ -169,6 +184,7 @@ int main(int argc, char **argv)
 		.data_path = o.data, .layers = layers, .nlayers = nlayers,
 		.outdir = o.outdir, .output = o.output, .predict = o.predict,
 		.batch = o.batch, .level = o.level, .model_path = o.model,
+		.bn_mode = has_bn || o.bn_batch ? (o.bn_batch ? "batch" : "eval") : NULL,
 	};
 	mp_defer_signals(1);
 	if (acts_run(&m, &ck.meta, &ao))

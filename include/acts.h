@@ -29,6 +29,7 @@ struct acts_opts {
 	int batch;
 	int level;                      /* deflate level */
 	const char *model_path;         /* for meta.txt */
+	const char *bn_mode;            /* NULL, or dumpacts.bn_mode in meta.txt */
 };
 
 /* Run `m` (loaded from a checkpoint whose meta is ck_meta) over the data. */

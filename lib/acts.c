@@ -49,6 +49,8 @@ static void out_meta(struct meta *dst, const struct meta *data,
 			meta_set(dst, ck->keys[i], "%s", ck->vals[i]);
 	if (o->model_path)
 		meta_set(dst, "dumpacts.model", "%s", o->model_path);
+	if (o->bn_mode)
+		meta_set(dst, "dumpacts.bn_mode", "%s", o->bn_mode);
 	if (out->layer) {
 		meta_set(dst, "dumpacts.layer", "%s", out->layer);
 		meta_set(dst, "dumpacts.dim", "%zu", out->dim);
