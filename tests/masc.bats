@@ -1,0 +1,335 @@
+#!/usr/bin/env bats
+# tests/masc.bats: masc fit/predict/quadratic: the authors' reference
+# numbers on MNIST, agreement with NumPy's eigh, the k rule, --components,
+# primal vs dual, the quadratic form, labels copied through, zero rows,
+# determinism, and every error case.
+load helpers
+
+# Python prelude: write() puts meta.txt first and the members in the order
+# given (np.savez cannot); fixture() makes C classes with distinct
+# directions; the reference MASC in NumPy (eigh of each class's X^T X).
+W='import io, zipfile
+def write(path, meta, arrays, compress=False):
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", mode) as z:
+        if meta is not None:
+            z.writestr("meta.txt", meta)
+        for k, v in arrays:
+            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
+def fixture(n, d=20, c=3, seed=0):
+    rs = np.random.RandomState(seed)
+    y = rs.randint(0, c, n)
+    x = rs.randn(n, d) / (1 + 0.3 * np.arange(d))
+    x[np.arange(n), y] += 2.0
+    x[np.arange(n), (y + 1) % d] += rs.rand(n)
+    return y, x.astype(np.float32)
+def masc(x, y, C, T=0.99, K=None):
+    B = []
+    for c in range(C):
+        X = x[y == c].astype(np.float64)
+        w, v = np.linalg.eigh(X.T @ X)
+        w, v = w[::-1], v[:, ::-1]
+        k = K if K else int(np.sum(np.cumsum(w / w.sum()) <= T)) + 1
+        B.append(v[:, :k])
+    return B
+def cosines(B, x):
+    x = x.astype(np.float64).reshape(len(x), -1)
+    return np.stack([np.linalg.norm(x @ b, axis=1) for b in B], 1) / np.linalg.norm(x, axis=1)[:, None]
+def bases(p):
+    k = p["k"]; o = np.concatenate([[0], np.cumsum(k)])
+    return [p["basis"][o[c]:o[c + 1]].T for c in range(len(k))]
+def proj(b):
+    return b @ b.T
+def meta(path):
+    return dict(l.split("=", 1) for l in zipfile.ZipFile(path).read("meta.txt").decode().splitlines() if l)
+'
+
+# train.npz / test.npz: activation streams, 3 classes, D=20, int64 labels.
+mkfixtures() {
+	npy "$W
+y, x = fixture(600, seed=1)
+write('train.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y), ('act', x)])
+y, x = fixture(300, seed=2)
+write('test.npz', 'data.classes=3\ndumpacts.layer=fc9\ndata.split=test\n', [('y', y), ('y_true', (y + 1) % 3), ('flipped', np.ones(300, np.uint8)), ('act', x)])"
+}
+
+@test "masc: --help prints usage and options on stdout" {
+	run --separate-stderr masc --help
+	assert_success
+	assert_line --index 0 "usage: masc fit [--var T | --components K] [--labels y|y_true] [--method auto|primal|dual] [--compress N] [-q] [-o FILE] [STREAM]"
+	assert_line --index 1 "       masc predict -m PROBE [--compress N] [-o FILE] [STREAM]"
+	assert_line --index 2 "       masc quadratic -m PROBE [--compress N] [-o FILE]"
+	assert_output --partial "--components"
+	assert_output --partial "--method"
+	assert_equal "$stderr" ""
+	run --separate-stderr masc fit --help
+	assert_success
+	assert_output --partial "usage: masc fit"
+}
+
+@test "masc: usage errors exit 2 with nothing on stdout" {
+	for args in "" "bogus" "fit --var 1" "fit --var 1.5" "fit --var -0.1" "fit --var abc" \
+		"fit --components 0" "fit --components x" "fit --var 0.9 --components 3" \
+		"fit --labels z" "fit --method svd" "fit --compress 10" "fit a b" \
+		"fit -m p.npz" "fit --bogus" "predict" "predict -m p.npz --var 0.9" \
+		"predict -m p.npz --labels y" "predict -m p.npz a b" "predict -m -" \
+		"quadratic" "quadratic -m p.npz extra" "quadratic -m p.npz -q"; do
+		run --separate-stderr masc $args
+		assert_usage_error
+		assert_regex "$stderr" "usage: masc fit"
+	done
+}
+
+@test "masc: MNIST input layer, true labels, 0.99: 1365 components, test accuracy 0.8234" {
+	need_mnist
+	mkdata mnist --split train --compress 0 -o train.npz
+	mkdata mnist --split test --compress 0 -o test.npz
+	run --separate-stderr masc fit --labels y_true train.npz -o none.npz
+	assert_runtime_error
+	assert_regex "$stderr" "no 'y_true' member"
+	run --separate-stderr masc fit train.npz -o probe.npz
+	assert_success
+	assert_regex "$stderr" "k = 148 45 178 160 147 157 129 124 160 117 \(total 1365\)"
+	masc predict -m probe.npz test.npz -o pred.npz
+	run score pred.npz
+	assert_success
+	assert_line --index 1 --regexp "^pred.npz	10000	0.823400	"
+	# The same probe from the true labels of a corrupted stream.
+	corrupt -p 0.8 train.npz -o corrupted.npz
+	masc fit -q --labels y_true corrupted.npz -o probe2.npz
+	if [ -n "$PY" ]; then
+		npy "$W
+a, b = np.load('probe.npz'), np.load('probe2.npz')
+assert (a['k'] == b['k']).all() and (a['basis'] == b['basis']).all()
+assert meta('probe2.npz')['masc.labels'] == 'y_true'"
+	fi
+}
+
+@test "masc: fit agrees with NumPy eigh: k, subspaces, cosines, predictions" {
+	need_numpy
+	mkfixtures
+	for t in 0.5 0.9 0.99; do
+		masc fit -q --var $t train.npz -o p.npz
+		masc predict -m p.npz test.npz -o pred.npz
+		npy "$W
+tr, te = np.load('train.npz'), np.load('test.npz')
+B = masc(tr['act'], tr['y'], 3, T=$t)
+p = np.load('p.npz')
+assert p['k'].dtype == np.int32 and p['basis'].dtype == np.float64
+assert list(p['k']) == [b.shape[1] for b in B], (p['k'], [b.shape[1] for b in B])
+for b, q in zip(B, bases(p)):
+    assert np.abs(proj(b) - proj(q)).max() < 1e-9
+    assert np.allclose(q.T @ q, np.eye(q.shape[1]), atol=1e-12)
+cs = cosines(B, te['act'])
+r = np.load('pred.npz')
+assert r['pred'].dtype == np.int32 and r['score'].dtype == np.float32
+assert np.abs(r['score'] - cs).max() < 1e-5
+assert (r['pred'] == cs.argmax(1)).all()
+m = meta('p.npz')
+assert m['masc.threshold'] == '$t' and m['probe'] == 'masc' and m['probe.layer'] == 'fc9'
+assert m['masc.k'] == ' '.join(str(k) for k in p['k'])
+assert m['masc.k_total'] == str(p['k'].sum()) and m['masc.n'] == '600' and m['masc.dim'] == '20'"
+	done
+}
+
+@test "masc: --components K; one component keeps VeLPIC's direction" {
+	need_numpy
+	mkfixtures
+	masc fit -q --components 4 train.npz -o p4.npz
+	masc fit -q -k 1 train.npz -o p1.npz
+	velpic fit -q train.npz -o v.npz
+	npy "$W
+tr = np.load('train.npz')
+B = masc(tr['act'], tr['y'], 3, K=4)
+p = np.load('p4.npz')
+assert list(p['k']) == [4, 4, 4]
+for b, q in zip(B, bases(p)):
+    assert np.abs(proj(b) - proj(q)).max() < 1e-9
+assert meta('p4.npz')['masc.components'] == '4'
+one, w = np.load('p1.npz')['basis'], np.load('v.npz')['w']
+assert np.allclose(np.abs((one * w).sum(1)), 1, atol=1e-6)"
+}
+
+@test "masc: the quadratic form reproduces predict" {
+	need_numpy
+	mkfixtures
+	masc fit -q --var 0.9 train.npz -o p.npz
+	masc predict -m p.npz test.npz -o pred.npz
+	masc quadratic -m p.npz -o q.npz
+	npy "$W
+q, x = np.load('q.npz')['q'], np.load('test.npz')['act'].astype(np.float64)
+assert q.dtype == np.float64 and q.shape == (3, 20, 20)
+assert np.allclose(q, q.transpose(0, 2, 1))
+v = np.einsum('nd,cde,ne->nc', x, q, x)
+r = np.load('pred.npz')
+assert (v.argmax(1) == r['pred']).all()
+assert np.allclose(np.sqrt(v / (x * x).sum(1)[:, None]), r['score'], atol=1e-5)
+assert meta('q.npz')['probe'] == 'masc'"
+}
+
+@test "masc: primal and dual agree" {
+	need_numpy
+	mkfixtures
+	masc fit -q --method primal train.npz -o a.npz
+	run --separate-stderr masc fit --method dual train.npz -o b.npz
+	assert_success
+	assert_regex "$stderr" ", dual: k ="
+	masc fit -q --method auto train.npz -o c.npz
+	npy "$W
+a, b = np.load('a.npz'), np.load('b.npz')
+assert (a['k'] == b['k']).all()
+for p, q in zip(bases(a), bases(b)):
+    assert np.abs(proj(p) - proj(q)).max() < 1e-9
+assert meta('a.npz')['masc.method'] == 'primal' and meta('b.npz')['masc.method'] == 'dual'
+assert meta('c.npz')['masc.method'] == 'primal'"
+}
+
+@test "masc: data streams are flattened; labels of any integer dtype" {
+	need_numpy
+	npy "$W
+y, x = fixture(400, d=24, seed=3)
+write('d.npz', 'data.classes=3\n', [('y', y.astype(np.uint8)), ('x', x.reshape(400, 2, 3, 4))])
+write('a.npz', 'data.classes=3\n', [('y', y.astype(np.int32)), ('act', x)])"
+	masc fit -q d.npz -o p.npz
+	masc fit -q a.npz -o q.npz
+	masc predict -m p.npz d.npz -o r.npz
+	npy "$W
+p, q = np.load('p.npz'), np.load('q.npz')
+assert (p['k'] == q['k']).all() and (p['basis'] == q['basis']).all()
+assert meta('p.npz')['probe.layer'] == 'input' and meta('q.npz')['probe.layer'] == 'unknown'
+assert np.load('r.npz')['pred'].shape == (400,)"
+}
+
+@test "masc: predict copies y, y_true, flipped and writes pred, score" {
+	need_numpy
+	mkfixtures
+	masc fit -q train.npz -o p.npz
+	masc predict -m p.npz < test.npz > pred.npz
+	npy "$W
+r, t = np.load('pred.npz'), np.load('test.npz')
+assert r.files == ['meta.txt', 'y', 'y_true', 'flipped', 'pred', 'score'], r.files
+assert r['y'].dtype == np.int32 and (r['y'] == t['y']).all()
+assert (r['y_true'] == t['y_true']).all() and r['flipped'].dtype == np.uint8
+assert r['score'].shape == (300, 3)
+m = meta('pred.npz')
+assert m['data.split'] == 'test' and m['probe'] == 'masc' and 'masc.predict.argv' in m
+assert m['masc.k_total'] == meta('p.npz')['masc.k_total']"
+	run score pred.npz
+	assert_success
+}
+
+@test "masc: zero rows score 0 and go to class 0; ties to the lowest class" {
+	need_numpy
+	# Classes 1 and 2 have the same rows: identical subspaces, a tie.
+	npy "$W
+rs = np.random.RandomState(0)
+a, b = rs.randn(50, 4), rs.randn(50, 4)
+a[:, 1:] = 0
+b[:, 0] = 0
+x = np.concatenate([a, b, b]).astype(np.float32); y = np.repeat([0, 1, 2], 50)
+write('t.npz', 'data.classes=3\n', [('y', y), ('act', x)])
+z = np.zeros((3, 4), np.float32); z[1] = b[0]; z[2] = b[1]
+write('z.npz', '', [('act', z)])"
+	masc fit -q --components 2 t.npz -o p.npz 2>/dev/null
+	masc predict -m p.npz z.npz -o r.npz
+	npy "$W
+r = np.load('r.npz')
+assert (r['score'][0] == 0).all() and r['pred'][0] == 0
+assert (r['pred'][1:] == 1).all(), r['pred']
+assert (r['score'][1:, 1] == r['score'][1:, 2]).all()"
+}
+
+@test "masc: outputs are byte-identical run to run" {
+	need_numpy
+	mkfixtures
+	# (to stdout: -o FILE would be recorded in masc.argv)
+	masc fit -q train.npz > a.npz
+	masc fit -q train.npz > b.npz
+	cmp a.npz b.npz
+	masc fit -q --method dual train.npz > c.npz
+	masc fit -q --method dual train.npz > d.npz
+	cmp c.npz d.npz
+	masc predict -m a.npz test.npz > p1.npz
+	masc predict -m a.npz test.npz > p2.npz
+	cmp p1.npz p2.npz
+	masc quadratic -m a.npz > q1.npz
+	masc quadratic -m a.npz > q2.npz
+	cmp q1.npz q2.npz
+}
+
+@test "masc: a class without samples, or with fewer samples than components: warned" {
+	need_numpy
+	npy "$W
+rs = np.random.RandomState(0)
+x = rs.randn(12, 5).astype(np.float32); y = np.array([0, 0] + [2] * 10)
+write('e.npz', 'data.classes=3\n', [('y', y), ('act', x)])"
+	run --separate-stderr masc fit --components 4 e.npz -o p.npz
+	assert_success
+	assert_regex "$stderr" "class 1 has no training rows"
+	assert_regex "$stderr" "class 0: 4 components asked but its 2 rows span only 2 directions: keeping 2"
+	npy "$W
+p = np.load('p.npz')
+assert list(p['k']) == [2, 0, 4]"
+	masc predict -m p.npz e.npz -o r.npz
+	npy "$W
+r = np.load('r.npz'); assert (r['score'][:, 1] == 0).all()"
+}
+
+@test "masc: summary on stderr; -q silences it" {
+	need_numpy
+	mkfixtures
+	run --separate-stderr masc fit train.npz -o p.npz
+	assert_success
+	assert_regex "$stderr" "^masc: layer fc9, 600 rows of 20 values, 3 classes, primal: k = [0-9]+ [0-9]+ [0-9]+ \(total [0-9]+\)$"
+	run --separate-stderr masc fit -q train.npz -o p.npz
+	assert_success
+	assert_equal "$stderr" ""
+}
+
+@test "masc: runtime errors exit 1, name the problem, leave no output file" {
+	need_numpy
+	mkfixtures
+	npy "$W
+y, x = fixture(50, seed=4)
+x[17, 3] = np.nan
+write('nan.npz', '', [('y', y), ('act', x)])
+x[17, 3] = 0
+write('late.npz', '', [('act', x), ('y', y)])
+write('nolab.npz', '', [('act', x)])
+write('count.npz', '', [('y', y[:49]), ('act', x)])
+write('range.npz', 'data.classes=2\n', [('y', y), ('act', x)])
+write('neg.npz', '', [('y', -y - 1), ('act', x)])
+write('flat.npz', '', [('y', y), ('act', x[:, 0])])
+write('wide.npz', '', [('y', y), ('act', np.zeros((50, 7), np.float32))])
+write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])"
+	masc fit -q train.npz -o p.npz
+	velpic fit -q train.npz -o v.npz
+	head -c 5000 train.npz > trunc.npz
+	check() {
+		run --separate-stderr masc "$@" -o out.npz
+		assert_runtime_error
+		assert_regex "$stderr" "^masc: "
+		[ ! -e out.npz ] || fail "out.npz left behind"
+		[ -z "$(ls | grep tmp)" ] || fail "temporary left behind"
+	}
+	check fit nan.npz; assert_regex "$stderr" "row 17 of 'act' is not finite"
+	check fit late.npz; assert_regex "$stderr" "no 'y' member before 'act'"
+	check fit nolab.npz; assert_regex "$stderr" "no 'y' member"
+	check fit count.npz; assert_regex "$stderr" "50 rows but 'y' has 49 labels"
+	check fit range.npz; assert_regex "$stderr" "label 2 of 'y' at row [0-9]+ is not below data.classes=2"
+	check fit neg.npz; assert_regex "$stderr" "is negative"
+	check fit flat.npz; assert_regex "$stderr" "row per sample"
+	check fit missing.npz
+	check fit trunc.npz
+	check predict -m p.npz nan.npz; assert_regex "$stderr" "row 17 of 'act' is not finite"
+	check predict -m p.npz wide.npz; assert_regex "$stderr" "7 values but the probe has D=20"
+	check predict -m p.npz count.npz; assert_regex "$stderr" "'y' has 49 entries"
+	check predict -m v.npz test.npz; assert_regex "$stderr" "'velpic' probe, not a masc probe"
+	check predict -m train.npz test.npz; assert_regex "$stderr" "not a masc probe"
+	check predict -m p.npz trunc.npz
+	check quadratic -m v.npz
+	run --separate-stderr masc fit inf.npz
+	assert_runtime_error
+	run --separate-stderr masc fit < /dev/null
+	assert_runtime_error
+}
