@@ -1,0 +1,660 @@
+/*
+ * test_resnet.c: batch norm and residual networks. BatchNorm2d's forward
+ * (batch and running statistics, the running-statistics update) against a
+ * double-precision reference, its backward against central finite
+ * differences in double; whole models (a stem and two residual blocks, one
+ * with a 1x1 conv + BN shortcut) through a double-precision interpreter of
+ * the model's layer list, every parameter's gradient checked the same way;
+ * the presets' tensor names, shapes and probe sizes; bit-identical results
+ * with 1 and 3 threads.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "nn.h"
+#include "par.h"
+#include "rng.h"
+#include "tap.h"
+#include "util.h"
+
+static struct rng R;
+
+static void fill(float *a, size_t n, float lo, float hi)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = lo + (hi - lo) * rng_float(&R);
+}
+
+static double *to_d(const float *a, size_t n)
+{
+	double *d = xmallocarray(n ? n : 1, sizeof *d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = a[i];
+	return d;
+}
+
+static int close_to(const float *a, const double *b, size_t n, double tol)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])))) {
+			printf("#   element %zu: %.9g vs %.9g\n", i, a[i], b[i]);
+			return 0;
+		}
+	return 1;
+}
+
+static double dot(const double *a, const float *r, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += a[i] * r[i];
+	return s;
+}
+
+typedef void (*fwd_fn)(double *out, void *ctx);
+
+/* Analytic gradient g (n) of L = f(v) . R against central differences,
+ * on at most ~120 evenly spaced elements. */
+static int gradcheck(const char *what, const float *g, double *v, size_t n,
+		     fwd_fn f, void *ctx, double *out, const float *r, size_t nout)
+{
+	const double h = 1e-4;
+	size_t step = n > 120 ? n / 120 : 1;
+	for (size_t i = 0; i < n; i += step) {
+		double keep = v[i];
+		v[i] = keep + h;
+		f(out, ctx);
+		double lp = dot(out, r, nout);
+		v[i] = keep - h;
+		f(out, ctx);
+		double lm = dot(out, r, nout);
+		v[i] = keep;
+		double num = (lp - lm) / (2 * h);
+		if (!(fabs(g[i] - num) <= 2e-3 * (1 + fabs(num)))) {
+			printf("#   %s[%zu]: analytic %.9g, numeric %.9g\n", what, i, g[i], num);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* ---- batch norm ---- */
+
+/* y = BN(x) with batch statistics (train) or given running ones. */
+static void bn_ref(double *out, const double *in, const double *g, const double *b,
+		   const double *rm, const double *rv, int B, int C, int HW,
+		   int train, int relu)
+{
+	double N = (double)B * HW;
+	for (int c = 0; c < C; c++) {
+		double mean = 0, var = 0;
+		if (train) {
+			for (int n = 0; n < B; n++)
+				for (int p = 0; p < HW; p++)
+					mean += in[((size_t)n * C + c) * HW + p];
+			mean /= N;
+			for (int n = 0; n < B; n++)
+				for (int p = 0; p < HW; p++) {
+					double d = in[((size_t)n * C + c) * HW + p] - mean;
+					var += d * d;
+				}
+			var /= N;
+		} else {
+			mean = rm[c];
+			var = rv[c];
+		}
+		for (int n = 0; n < B; n++)
+			for (int p = 0; p < HW; p++) {
+				size_t at = ((size_t)n * C + c) * HW + p;
+				double y = (in[at] - mean) / sqrt(var + BN_EPS) * g[c] + b[c];
+				out[at] = relu && y < 0 ? 0 : y;
+			}
+	}
+}
+
+struct bn_case { int B, C, HW, relu, train; };
+
+struct bn_ctx { const struct bn_case *c; double *in, *g, *b, *rm, *rv; };
+
+static void bn_f(double *out, void *ctx)
+{
+	struct bn_ctx *x = ctx;
+	bn_ref(out, x->in, x->g, x->b, x->rm, x->rv, x->c->B, x->c->C, x->c->HW,
+	       x->c->train, x->c->relu);
+}
+
+static void check_bn(const struct bn_case *c)
+{
+	size_t n = (size_t)c->B * c->C * c->HW, C = (size_t)c->C;
+	float *in = xmalloc(n * 4), *out = xmalloc(n * 4), *r = xmalloc(n * 4);
+	float *dout = xmalloc(n * 4), *din = xmalloc(n * 4);
+	float *g = xmalloc(C * 4), *b = xmalloc(C * 4), *rm = xmalloc(C * 4);
+	float *rv = xmalloc(C * 4), *save = xmalloc(2 * C * 4);
+	float *dg = xmalloc(C * 4), *db = xmalloc(C * 4);
+	/* Offsets and scales per channel, so the statistics matter. */
+	fill(in, n, -1, 1);
+	for (size_t i = 0; i < n; i++)
+		in[i] = in[i] * (1 + (float)((i / c->HW) % C)) + 0.5f * (float)((i / c->HW) % C);
+	fill(g, C, 0.5f, 1.5f);
+	fill(b, C, -0.5f, 0.5f);
+	fill(rm, C, -0.5f, 0.5f);
+	fill(rv, C, 0.5f, 2.0f);
+	fill(r, n, -1, 1);
+	struct bn_ctx x = { c, to_d(in, n), to_d(g, C), to_d(b, C), to_d(rm, C), to_d(rv, C) };
+	double *ref = xmalloc(n * 8);
+	bn_f(ref, &x);
+	if (c->train) {
+		batchnorm2d_forward_batch(out, save, in, g, b, rm, rv, c->B, c->C, c->HW,
+					  c->relu);
+		/* The running statistics moved by 0.1 towards the batch's,
+		 * with the unbiased variance. */
+		double N = (double)c->B * c->HW;
+		for (size_t k = 0; k < C; k++) {
+			double mean = 0, ss = 0;
+			for (int s = 0; s < c->B; s++)
+				for (int p = 0; p < c->HW; p++)
+					mean += x.in[((size_t)s * C + k) * c->HW + p];
+			mean /= N;
+			for (int s = 0; s < c->B; s++)
+				for (int p = 0; p < c->HW; p++) {
+					double d = x.in[((size_t)s * C + k) * c->HW + p] - mean;
+					ss += d * d;
+				}
+			CHECK_NEAR(rm[k], 0.9 * x.rm[k] + 0.1 * mean, 1e-6);
+			CHECK_NEAR(rv[k], 0.9 * x.rv[k] + 0.1 * ss / (N - 1), 1e-5 * (1 + rv[k]));
+			CHECK_NEAR(save[k], mean, 1e-5 * (1 + fabs(mean)));
+			CHECK_NEAR(save[C + k], 1 / sqrt(ss / N + BN_EPS), 1e-5 * save[C + k]);
+		}
+	} else {
+		batchnorm2d_forward_eval(out, save, in, g, b, rm, rv, c->B, c->C, c->HW,
+					 c->relu);
+		CHECK(!memcmp(save, rm, C * 4));
+	}
+	CHECK(close_to(out, ref, n, 1e-5));
+	memcpy(dout, r, n * 4);
+	batchnorm2d_backward(din, dg, db, dout, in, g, out, save, c->B, c->C, c->HW,
+			     c->train, c->relu, NULL);
+	CHECK(gradcheck("din", din, x.in, n, bn_f, &x, ref, r, n));
+	CHECK(gradcheck("dgamma", dg, x.g, C, bn_f, &x, ref, r, n));
+	CHECK(gradcheck("dbeta", db, x.b, C, bn_f, &x, ref, r, n));
+	/* Without din (the first layer), the same parameter gradients. */
+	float *dg2 = xmalloc(C * 4), *db2 = xmalloc(C * 4);
+	memcpy(dout, r, n * 4);
+	batchnorm2d_backward(NULL, dg2, db2, dout, in, g, out, save, c->B, c->C, c->HW,
+			     c->train, c->relu, NULL);
+	CHECK(!memcmp(dg, dg2, C * 4) && !memcmp(db, db2, C * 4));
+	free(in); free(out); free(r); free(dout); free(din); free(g); free(b);
+	free(rm); free(rv); free(save); free(dg); free(db); free(dg2); free(db2);
+	free(ref); free(x.in); free(x.g); free(x.b); free(x.rm); free(x.rv);
+}
+
+TEST(bn_train)
+{
+	struct bn_case c = { 4, 3, 5, 0, 1 };
+	check_bn(&c);
+}
+
+TEST(bn_train_relu)
+{
+	struct bn_case c = { 3, 5, 9, 1, 1 };
+	check_bn(&c);
+}
+
+TEST(bn_train_1x1_spatial)
+{
+	struct bn_case c = { 6, 4, 1, 0, 1 };
+	check_bn(&c);
+}
+
+TEST(bn_train_many_channels)
+{
+	/* Several tasks' channel ranges. */
+	struct bn_case c = { 2, 70, 600, 0, 1 };
+	check_bn(&c);
+}
+
+TEST(bn_eval)
+{
+	struct bn_case c = { 3, 4, 6, 0, 0 };
+	check_bn(&c);
+}
+
+TEST(bn_eval_relu)
+{
+	struct bn_case c = { 2, 3, 8, 1, 0 };
+	check_bn(&c);
+}
+
+TEST(bn_no_update)
+{
+	/* Batch statistics without running buffers leave nothing behind. */
+	float in[12], out[12], save[4], g[2] = { 1, 1 }, b[2] = { 0, 0 };
+	fill(in, 12, -2, 2);
+	batchnorm2d_forward_batch(out, save, in, g, b, NULL, NULL, 2, 2, 3, 0);
+	double s = 0, ss = 0;
+	for (int n = 0; n < 2; n++)
+		for (int p = 0; p < 3; p++) {
+			s += out[n * 6 + p];
+			ss += (double)out[n * 6 + p] * out[n * 6 + p];
+		}
+	CHECK_NEAR(s / 6, 0, 1e-6);
+	CHECK_NEAR(ss / 6, 1, 1e-3);
+}
+
+TEST(add_and_global_pool)
+{
+	float a[6] = { 1, -2, 3, -4, 5, -6 }, b[6] = { 1, 1, 1, 1, 1, 1 }, o[6];
+	add_forward(o, a, b, 6, 0);
+	CHECK(o[0] == 2 && o[1] == -1 && o[5] == -5);
+	add_forward(o, a, b, 6, 1);
+	CHECK(o[0] == 2 && o[1] == 0 && o[4] == 6 && o[5] == 0);
+	float p[2], d[6], g[2] = { 3, -6 };
+	global_avgpool_forward(p, a, 2, 3);
+	CHECK_NEAR(p[0], 2.0 / 3, 1e-7);
+	CHECK_NEAR(p[1], -5.0 / 3, 1e-7);
+	global_avgpool_backward(d, g, 2, 3);
+	CHECK(d[0] == 1 && d[2] == 1 && d[3] == -2 && d[5] == -2);
+}
+
+/* ---- whole models in double precision ---- */
+
+struct mref {
+	const struct model *m;
+	double *p;              /* (nparams) */
+	const double *x;        /* (B, input) */
+	int B;
+	double **act;           /* (nslots) each (B, slot size) */
+};
+
+static const double *rw(const struct mref *r, const struct layer *l)
+{
+	return r->p + r->m->tensors[l->weight].off;
+}
+
+static void ref_forward(double *logits, void *ctx)
+{
+	struct mref *r = ctx;
+	const struct model *m = r->m;
+	int B = r->B;
+	memcpy(r->act[0], r->x, (size_t)B * shape_size(m->input) * sizeof(double));
+	for (int i = 0; i < m->nlayers; i++) {
+		const struct layer *l = &m->layers[i];
+		struct shape s = m->slots[l->in], so = m->slots[l->out];
+		const double *in = r->act[l->in];
+		double *out = r->act[l->out];
+		size_t nin = shape_size(s), nout = shape_size(so);
+		const double *bias = l->bias >= 0 ? r->p + m->tensors[l->bias].off : NULL;
+		switch (l->kind) {
+		case LAYER_LINEAR:
+			for (int n = 0; n < B; n++)
+				for (size_t o = 0; o < nout; o++) {
+					double v = bias ? bias[o] : 0;
+					for (size_t k = 0; k < nin; k++)
+						v += in[n * nin + k] * rw(r, l)[o * nin + k];
+					out[n * nout + o] = l->relu && v < 0 ? 0 : v;
+				}
+			break;
+		case LAYER_CONV2D:
+			for (int n = 0; n < B; n++)
+				for (int oc = 0; oc < so.c; oc++)
+					for (int oh = 0; oh < so.h; oh++)
+						for (int ow = 0; ow < so.w; ow++) {
+							double v = bias ? bias[oc] : 0;
+							for (int c = 0; c < s.c; c++)
+								for (int kh = 0; kh < l->k; kh++)
+									for (int kw = 0; kw < l->k; kw++) {
+										int ih = oh * l->stride - l->pad + kh;
+										int iw = ow * l->stride - l->pad + kw;
+										if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w)
+											continue;
+										v += in[((n * s.c + c) * s.h + ih) * s.w + iw]
+										     * rw(r, l)[((oc * s.c + c) * l->k + kh) * l->k + kw];
+									}
+							out[((n * so.c + oc) * so.h + oh) * so.w + ow] =
+								l->relu && v < 0 ? 0 : v;
+						}
+			break;
+		case LAYER_RELU:
+			for (size_t k = 0; k < B * nin; k++)
+				out[k] = in[k] < 0 ? 0 : in[k];
+			break;
+		case LAYER_MAXPOOL2D:
+			for (int pl = 0; pl < B * s.c; pl++)
+				for (int oh = 0; oh < so.h; oh++)
+					for (int ow = 0; ow < so.w; ow++) {
+						double v = -INFINITY;
+						for (int kh = 0; kh < l->k; kh++)
+							for (int kw = 0; kw < l->k; kw++) {
+								int h = oh * l->stride - l->pad + kh;
+								int w = ow * l->stride - l->pad + kw;
+								if (h >= 0 && h < s.h && w >= 0 && w < s.w
+								    && in[(pl * s.h + h) * s.w + w] > v)
+									v = in[(pl * s.h + h) * s.w + w];
+							}
+						out[(pl * so.h + oh) * so.w + ow] = v;
+					}
+			break;
+		case LAYER_FLATTEN:
+			memcpy(out, in, (size_t)B * nin * sizeof *out);
+			break;
+		case LAYER_BATCHNORM2D:
+			bn_ref(out, in, rw(r, l), bias, NULL, NULL, B, s.c, s.h * s.w, 1, l->relu);
+			break;
+		case LAYER_ADD:
+			for (size_t k = 0; k < B * nin; k++) {
+				double v = in[k] + r->act[l->in2][k];
+				out[k] = l->relu && v < 0 ? 0 : v;
+			}
+			break;
+		case LAYER_GLOBAL_AVGPOOL:
+			for (int pl = 0; pl < B * s.c; pl++) {
+				double v = 0;
+				for (int k = 0; k < s.h * s.w; k++)
+					v += in[pl * s.h * s.w + k];
+				out[pl] = v / (s.h * s.w);
+			}
+			break;
+		default:
+			MP_ASSERT(!"layer kind without a reference");
+		}
+	}
+	memcpy(logits, r->act[m->layers[m->nlayers - 1].out],
+	       (size_t)B * m->classes * sizeof *logits);
+}
+
+/* Forward in training mode, backward of L = logits . R, and every
+ * parameter tensor's gradient against the double interpreter. */
+static void check_model_grads(struct model *m, int B)
+{
+	size_t nx = (size_t)B * shape_size(m->input), nl = (size_t)B * m->classes;
+	float *x = xmalloc(nx * 4), *r = xmalloc(nl * 4);
+	fill(x, nx, -1, 1);
+	fill(r, nl, -1, 1);
+	struct rng init;
+	rng_seed(&init, 7);
+	model_init_params(m, &init);
+	/* Batch norm's affine parameters away from 1 and 0. */
+	for (int i = 0; i < m->nlayers; i++)
+		if (m->layers[i].kind == LAYER_BATCHNORM2D) {
+			fill(m->params + m->tensors[m->layers[i].weight].off, (size_t)m->layers[i].units, 0.5f, 1.5f);
+			fill(m->params + m->tensors[m->layers[i].bias].off, (size_t)m->layers[i].units, -0.3f, 0.3f);
+		}
+	m->mode = MODEL_TRAIN;
+	model_forward(m, x, B);
+	struct mref ref = { m, to_d(m->params, m->nparams), NULL, B, NULL };
+	double *xd = to_d(x, nx), *logits = xmalloc(nl * 8);
+	ref.x = xd;
+	ref.act = xcalloc((size_t)m->nslots, sizeof *ref.act);
+	for (int s = 0; s < m->nslots; s++)
+		ref.act[s] = xmalloc((size_t)B * shape_size(m->slots[s]) * sizeof(double));
+	ref_forward(logits, &ref);
+	CHECK(close_to(model_output(m), logits, nl, 1e-4));
+	memcpy(model_doutput(m), r, nl * 4);
+	model_backward(m, B, NULL);
+	for (int t = 0; t < m->ntensors; t++) {
+		const struct model_tensor *mt = &m->tensors[t];
+		if (mt->buffer)
+			continue;
+		CHECK(gradcheck(mt->name, m->grads + mt->off, ref.p + mt->off, mt->count,
+				ref_forward, &ref, logits, r, nl));
+	}
+	for (int s = 0; s < m->nslots; s++)
+		free(ref.act[s]);
+	free(ref.act);
+	free(ref.p);
+	free(xd);
+	free(logits);
+	free(x);
+	free(r);
+}
+
+/* stem conv + BN + ReLU, a block with an identity shortcut, a block with a
+ * 1x1 conv + BN shortcut (stride 2, more channels), global average pool,
+ * fc: the stem's slot and the first block's output are each read twice. */
+static int build_tiny_resnet(struct model *m, struct shape in, int classes)
+{
+	model_begin(m, "tiny", in, classes);
+	int s = model_add_conv2d(m, 0, "conv1", 4, 3, 1, 1, 0, 0);
+	s = model_add_batchnorm2d(m, s, "bn1", 1);
+	int x = s;
+	s = model_add_conv2d(m, x, "b1.conv1", 4, 3, 1, 1, 0, 0);
+	s = model_add_batchnorm2d(m, s, "b1.bn1", 1);
+	s = model_add_conv2d(m, s, "b1.conv2", 4, 3, 1, 1, 0, 0);
+	s = model_add_batchnorm2d(m, s, "b1.bn2", 0);
+	x = model_add_add(m, s, x, 1);
+	s = model_add_conv2d(m, x, "b2.conv1", 6, 3, 2, 1, 0, 0);
+	s = model_add_batchnorm2d(m, s, "b2.bn1", 1);
+	s = model_add_conv2d(m, s, "b2.conv2", 6, 3, 1, 1, 0, 0);
+	s = model_add_batchnorm2d(m, s, "b2.bn2", 0);
+	int sc = model_add_conv2d(m, x, "b2.downsample.0", 6, 1, 2, 0, 0, 0);
+	sc = model_add_batchnorm2d(m, sc, "b2.downsample.1", 0);
+	s = model_add_add(m, s, sc, 1);
+	s = model_add_global_avgpool(m, s);
+	s = model_add_linear(m, s, "fc", classes, 1, 0);
+	if (s < 0)
+		return -1;
+	return model_finish(m);
+}
+
+TEST(residual_blocks_gradcheck)
+{
+	struct model m;
+	CHECK(build_tiny_resnet(&m, (struct shape){ 3, 6, 6 }, 3) == 0);
+	check_model_grads(&m, 3);
+	model_release(&m);
+}
+
+TEST(residual_blocks_odd_size_gradcheck)
+{
+	struct model m;
+	CHECK(build_tiny_resnet(&m, (struct shape){ 2, 5, 7 }, 4) == 0);
+	check_model_grads(&m, 2);
+	model_release(&m);
+}
+
+TEST(alexnet_cifar_gradcheck_small)
+{
+	/* The real preset is big; check its layer kinds on a shrunken copy
+	 * through the same interpreter: conv, max-pool 3/2, flatten, fc. */
+	struct model m;
+	model_begin(&m, "tiny-alex", (struct shape){ 3, 12, 12 }, 3);
+	int s = model_add_conv2d(&m, 0, "conv1", 4, 3, 2, 1, 1, 1);
+	s = model_add_maxpool2d(&m, s, 3, 2, 0);
+	s = model_add_conv2d(&m, s, "conv2", 5, 3, 1, 1, 1, 1);
+	s = model_add_flatten(&m, s);
+	s = model_add_linear(&m, s, "fc1", 7, 1, 1);
+	s = model_add_linear(&m, s, "fc2", 3, 1, 0);
+	CHECK(s >= 0 && model_finish(&m) == 0);
+	check_model_grads(&m, 3);
+	model_release(&m);
+}
+
+TEST(train_mode_updates_running_stats)
+{
+	struct model m;
+	CHECK(build_tiny_resnet(&m, (struct shape){ 3, 6, 6 }, 3) == 0);
+	struct rng init;
+	rng_seed(&init, 1);
+	model_init_params(&m, &init);
+	const struct model_tensor *rm = model_tensor_find(&m, "bn1.running_mean");
+	const struct model_tensor *rv = model_tensor_find(&m, "bn1.running_var");
+	const struct model_tensor *nb = model_tensor_find(&m, "bn1.num_batches_tracked");
+	CHECK(rm && rv && nb && nb->dtype == NPY_I8 && nb->ndim == 0 && nb->buffer);
+	CHECK(model_tensor_data(&m, rv)[0] == 1.0f && model_tensor_data(&m, rm)[0] == 0.0f);
+	float x[2 * 3 * 36], out1[6], out2[6];
+	fill(x, sizeof x / 4, 0, 2);
+	/* Evaluation leaves the buffers alone. */
+	model_forward(&m, x, 2);
+	CHECK(model_tensor_i64(&m, nb) == 0 && model_tensor_data(&m, rv)[0] == 1.0f);
+	memcpy(out1, model_output(&m), sizeof out1);
+	m.mode = MODEL_BATCH_STATS;
+	model_forward(&m, x, 2);
+	CHECK(model_tensor_i64(&m, nb) == 0 && model_tensor_data(&m, rm)[0] == 0.0f);
+	memcpy(out2, model_output(&m), sizeof out2);
+	CHECK(memcmp(out1, out2, sizeof out1) != 0);
+	m.mode = MODEL_TRAIN;
+	model_forward(&m, x, 2);
+	model_forward(&m, x, 2);
+	CHECK(model_tensor_i64(&m, nb) == 2);
+	CHECK(model_tensor_data(&m, rm)[0] != 0.0f);
+	/* Batch statistics give the same output whether or not the running
+	 * ones move. */
+	CHECK(memcmp(out2, model_output(&m), sizeof out2) == 0);
+	model_init_params(&m, &init);
+	CHECK(model_tensor_i64(&m, nb) == 0 && model_tensor_data(&m, rv)[0] == 1.0f);
+	model_release(&m);
+}
+
+/* ---- presets ---- */
+
+static int has_tensor(const struct model *m, const char *name, int ndim,
+		      int64_t a, int64_t b, int64_t c, int64_t d)
+{
+	const struct model_tensor *t = model_tensor_find(m, name);
+	int64_t want[4] = { a, b, c, d };
+	if (!t || t->ndim != ndim) {
+		printf("#   %s: missing or ndim %d\n", name, t ? t->ndim : -1);
+		return 0;
+	}
+	for (int k = 0; k < ndim; k++)
+		if (t->shape[k] != want[k]) {
+			printf("#   %s: dim %d is %lld\n", name, k, (long long)t->shape[k]);
+			return 0;
+		}
+	return 1;
+}
+
+static size_t probe_dim(const struct model *m, const char *name)
+{
+	const struct model_probe *p = model_probe_find(m, name);
+	return p ? shape_size(m->slots[p->slot]) : 0;
+}
+
+TEST(resnet18_preset)
+{
+	struct model m;
+	CHECK(model_build(&m, "resnet18", (struct shape){ 3, 32, 32 }, 10) == 0);
+	CHECK(m.nparams == 11173962);   /* torchvision's, with a 3x3 conv1 */
+	CHECK(!strcmp(m.final, "fc"));
+	char *p = model_probe_list(&m);
+	CHECK(!strcmp(p, "l0 l0_1 l0_2 l0_3 l1 l2 l3 l4 bf_last"));
+	free(p);
+	CHECK(has_tensor(&m, "conv1.weight", 4, 64, 3, 3, 3));
+	CHECK(model_tensor_find(&m, "conv1.bias") == NULL);
+	CHECK(has_tensor(&m, "bn1.running_var", 1, 64, 0, 0, 0));
+	CHECK(has_tensor(&m, "bn1.num_batches_tracked", 0, 0, 0, 0, 0));
+	CHECK(has_tensor(&m, "layer1.1.conv2.weight", 4, 64, 64, 3, 3));
+	CHECK(model_tensor_find(&m, "layer1.0.downsample.0.weight") == NULL);
+	CHECK(has_tensor(&m, "layer2.0.conv1.weight", 4, 128, 64, 3, 3));
+	CHECK(has_tensor(&m, "layer2.0.downsample.0.weight", 4, 128, 64, 1, 1));
+	CHECK(has_tensor(&m, "layer2.0.downsample.1.running_mean", 1, 128, 0, 0, 0));
+	CHECK(model_tensor_find(&m, "layer2.1.downsample.0.weight") == NULL);
+	CHECK(has_tensor(&m, "layer4.1.bn2.bias", 1, 512, 0, 0, 0));
+	CHECK(has_tensor(&m, "fc.weight", 2, 10, 512, 0, 0));
+	CHECK(has_tensor(&m, "fc.bias", 1, 10, 0, 0, 0));
+	/* 62 parameters and 60 buffers, as torchvision's state_dict. */
+	int np = 0, nb = 0;
+	for (int i = 0; i < m.ntensors; i++)
+		m.tensors[i].buffer ? nb++ : np++;
+	CHECK(np == 62 && nb == 60);
+	CHECK(probe_dim(&m, "l0") == 16384 && probe_dim(&m, "l0_1") == 16384);
+	CHECK(probe_dim(&m, "l1") == 16384 && probe_dim(&m, "l2") == 8192);
+	CHECK(probe_dim(&m, "l3") == 4096 && probe_dim(&m, "l4") == 2048);
+	CHECK(probe_dim(&m, "bf_last") == 512);
+	model_release(&m);
+	/* Any input: Fashion-MNIST's 1x28x28 (28 -> 14 -> 7 -> 4 -> 2). */
+	CHECK(model_build(&m, "resnet18", (struct shape){ 1, 28, 28 }, 10) == 0);
+	CHECK(has_tensor(&m, "conv1.weight", 4, 64, 1, 3, 3));
+	CHECK(probe_dim(&m, "l0") == 64 * 14 * 14 && probe_dim(&m, "l4") == 512 * 2 * 2);
+	model_release(&m);
+}
+
+TEST(alexnet_presets)
+{
+	struct model m;
+	CHECK(model_build(&m, "alexnet", (struct shape){ 3, 64, 64 }, 200) == 0);
+	CHECK(has_tensor(&m, "conv1.weight", 4, 64, 3, 11, 11));
+	CHECK(has_tensor(&m, "conv2.weight", 4, 192, 64, 5, 5));
+	CHECK(has_tensor(&m, "conv5.bias", 1, 256, 0, 0, 0));
+	CHECK(has_tensor(&m, "fc1.weight", 2, 4096, 256, 0, 0));
+	CHECK(has_tensor(&m, "fc3.weight", 2, 200, 4096, 0, 0));
+	CHECK(!strcmp(m.final, "fc3"));
+	char *p = model_probe_list(&m);
+	CHECK(!strcmp(p, "flat fc1 fc2"));
+	free(p);
+	model_release(&m);
+	CHECK(model_build(&m, "alexnet-cifar", (struct shape){ 3, 32, 32 }, 100) == 0);
+	CHECK(has_tensor(&m, "conv1.weight", 4, 64, 3, 3, 3));
+	CHECK(has_tensor(&m, "conv2.weight", 4, 192, 64, 3, 3));
+	CHECK(has_tensor(&m, "fc1.weight", 2, 4096, 256, 0, 0));
+	CHECK(probe_dim(&m, "flat") == 256 && probe_dim(&m, "fc2") == 4096);
+	model_release(&m);
+	/* Too small an input is an error that names the architecture. */
+	CHECK(model_build(&m, "alexnet", (struct shape){ 3, 16, 16 }, 10) == -1);
+	CHECK(strstr(mp_errmsg(), "alexnet") != NULL);
+}
+
+/* ---- threads ---- */
+
+static void run_steps(struct model *m, const float *x, int B, float *grads_out,
+		      float *bufs_out)
+{
+	struct rng init;
+	rng_seed(&init, 3);
+	model_init_params(m, &init);
+	m->mode = MODEL_TRAIN;
+	model_forward(m, x, B);
+	float *d = model_doutput(m);
+	for (int i = 0; i < B * m->classes; i++)
+		d[i] = (float)((i % 7) - 3) / 7.0f;
+	model_backward(m, B, NULL);
+	memcpy(grads_out, m->grads, m->nparams * 4);
+	memcpy(bufs_out, m->buffers, m->nbuffers * 4);
+}
+
+TEST(threads_bit_identical)
+{
+	struct model m;
+	int B = 5;
+	CHECK(model_build(&m, "resnet18", (struct shape){ 3, 16, 16 }, 7) == 0);
+	size_t nx = (size_t)B * shape_size(m.input);
+	float *x = xmalloc(nx * 4);
+	fill(x, nx, -1, 1);
+	float *g1 = xmalloc(m.nparams * 4), *g3 = xmalloc(m.nparams * 4);
+	float *b1 = xmalloc(m.nbuffers * 4), *b3 = xmalloc(m.nbuffers * 4);
+	par_init(1);
+	run_steps(&m, x, B, g1, b1);
+	model_release(&m);
+	par_init(3);
+	CHECK(model_build(&m, "resnet18", (struct shape){ 3, 16, 16 }, 7) == 0);
+	run_steps(&m, x, B, g3, b3);
+	CHECK(memcmp(g1, g3, m.nparams * 4) == 0);
+	CHECK(memcmp(b1, b3, m.nbuffers * 4) == 0);
+	par_init(2);
+	model_release(&m);
+	free(x); free(g1); free(g3); free(b1); free(b3);
+}
+
+int main(void)
+{
+	rng_seed(&R, 12345);
+	par_init(2);
+	RUN(bn_train);
+	RUN(bn_train_relu);
+	RUN(bn_train_1x1_spatial);
+	RUN(bn_train_many_channels);
+	RUN(bn_eval);
+	RUN(bn_eval_relu);
+	RUN(bn_no_update);
+	RUN(add_and_global_pool);
+	RUN(residual_blocks_gradcheck);
+	RUN(residual_blocks_odd_size_gradcheck);
+	RUN(alexnet_cifar_gradcheck_small);
+	RUN(train_mode_updates_running_stats);
+	RUN(resnet18_preset);
+	RUN(alexnet_presets);
+	RUN(threads_bit_identical);
+	return tap_done();
+}
