@@ -1,0 +1,343 @@
+#!/usr/bin/env bats
+# train: options, checkpoints (names, shapes, init), the training step
+# against NumPy, determinism, resume, schedules, stopping, bad input.
+
+load helpers
+
+# Checkpoints of the MLP are 40 MB: store them, deflate costs seconds.
+export MEMPROBE_COMPRESS=0
+
+# Synthetic data stream: N samples of shape C,H,W, labels 0..9 (every
+# class present), written by NumPy in the real format. Labels int64 as
+# NumPy writes them by default.
+mkdata_np() { # FILE N C H W [SEED]
+	npy "
+rng = np.random.default_rng(${6:-1})
+n, c, h, w = $2, $3, $4, $5
+y = np.arange(n) % 10
+rng.shuffle(y)
+x = rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)
+np.savez('$1', y=y, x=x)"
+}
+
+# Train parameters after one epoch recomputed in NumPy from epoch 0
+# (MLP, batch 32, in order), for sgd or adam; prints the worst difference.
+np_epoch() { # CK0 CK1 DATA OPT LR
+	npy "
+c0 = np.load('$1'); c1 = np.load('$2'); d = np.load('$3')
+opt, lr = '$4', np.float32($5)
+x = d['x'].reshape(len(d['y']), -1); y = d['y']
+names = ['fc1', 'fc2', 'fc3', 'fc4', 'fc5']
+P = {k: c0[k] for k in c0.files if k.startswith('fc')}
+S1, S2, t = {}, {}, 0
+for b0 in range(0, len(y), 32):
+    xb, yb = x[b0:b0+32], y[b0:b0+32]; B = len(yb); t += 1
+    acts = [xb]; h = xb
+    for i, n in enumerate(names):
+        h = h @ P[n + '.weight'].T + P[n + '.bias']
+        if i < 4: h = np.maximum(h, 0)
+        acts.append(h)
+    p = np.exp(h - h.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+    g = p; g[np.arange(B), yb] -= 1; g /= B
+    G = {}
+    for i in reversed(range(5)):
+        n = names[i]
+        G[n + '.weight'] = g.T @ acts[i]; G[n + '.bias'] = g.sum(0)
+        g = (g @ P[n + '.weight']) * (acts[i] > 0)
+    for k, gk in G.items():
+        gk = gk.astype(np.float32)
+        if opt == 'sgd':
+            S1[k] = gk if k not in S1 else np.float32(0.9) * S1[k] + gk
+            P[k] = P[k] - lr * S1[k]
+        else:
+            S1[k] = np.float32(0.9) * S1.get(k, 0) + np.float32(0.1) * gk
+            S2[k] = np.float32(0.999) * S2.get(k, 0) + np.float32(0.001) * gk * gk
+            den = np.sqrt(S2[k]) / np.float32(np.sqrt(1 - 0.999 ** t)) + np.float32(1e-8)
+            P[k] = P[k] - np.float32(lr / (1 - 0.9 ** t)) * (S1[k] / den)
+worst = max(float(np.abs(c1[k] - P[k]).max()) for k in P)
+moved = min(float(np.abs(c1[k] - c0[k]).max()) for k in P)
+slot = 'momentum_buffer' if opt == 'sgd' else 'exp_avg'
+worst_s = max(float(np.abs(c1['opt.' + k + '.' + slot] - S1[k]).max()) for k in P)
+# Adam divides by sqrt(v) + eps: where a gradient is the rounding noise of
+# a cancelling sum, float32 rounding moves the step by a fraction of lr.
+off = sum(int((np.abs(c1[k] - P[k]) > 1e-6).sum()) for k in P) / sum(P[k].size for k in P)
+print(worst, moved, worst_s, off)
+assert moved > 1e-6 and worst_s < 1e-6, (moved, worst_s)
+assert worst < (1e-6 if opt == 'sgd' else 0.1 * lr) and off < 1e-3, (worst, off)
+"
+}
+
+@test "train --help prints usage on stdout and exits 0" {
+	run --separate-stderr train --help
+	assert_success
+	assert_line --index 0 --partial "usage: train --arch NAME"
+	assert_output --partial "--fresh-optimizer"
+	assert_equal "$stderr" ""
+}
+
+@test "usage errors exit 2 with nothing on stdout" {
+	need_numpy
+	mkdata_np d.npz 20 1 8 8
+	run --separate-stderr train --arch resnet99 d.npz
+	assert_usage_error
+	[[ "$stderr" == *"unknown architecture 'resnet99'"* ]]
+	run --separate-stderr train --arch mlp --batch 0 d.npz
+	assert_usage_error
+	run --separate-stderr train d.npz
+	assert_usage_error
+	run --separate-stderr train --arch mlp --fresh-optimizer d.npz
+	assert_usage_error
+	run --separate-stderr train --arch mlp --save 5-2 d.npz
+	assert_usage_error
+	run --separate-stderr train --arch mlp --until 101 d.npz
+	assert_usage_error
+	run --separate-stderr train --arch mlp --opt rmsprop d.npz
+	assert_usage_error
+	run --separate-stderr train --arch mlp --lr 0 d.npz
+	assert_usage_error
+	run --separate-stderr train --arch mlp d.npz d.npz
+	assert_usage_error
+}
+
+@test "bad data: no y, no x, labels beyond --classes, garbage" {
+	need_numpy
+	npy "np.savez('noy.npz', x=np.zeros((4, 1, 8, 8), np.float32))"
+	run --separate-stderr train --arch mlp --max-epochs 1 noy.npz
+	assert_runtime_error
+	[[ "$stderr" == *"no labels 'y'"* ]]
+	npy "np.savez('nox.npz', y=np.zeros(4, np.int32))"
+	run --separate-stderr train --arch mlp --max-epochs 1 nox.npz
+	assert_runtime_error
+	mkdata_np d.npz 20 1 8 8
+	run --separate-stderr train --arch mlp --classes 5 --max-epochs 1 d.npz
+	assert_runtime_error
+	[[ "$stderr" == *"label 9"* ]]
+	echo "not a zip" > junk.npz
+	run --separate-stderr train --arch mlp --max-epochs 1 junk.npz
+	assert_runtime_error
+	run --separate-stderr train --arch cnn --max-epochs 1 --ckpt-dir ck nox.npz
+	assert_runtime_error
+	[ ! -e ck/epoch-000.npz ]
+}
+
+@test "cnn rejects input too small for three poolings" {
+	need_numpy
+	mkdata_np d.npz 20 1 6 6
+	run --separate-stderr train --arch cnn --max-epochs 0 d.npz
+	assert_runtime_error
+	[[ "$stderr" == *"8x8"* ]]
+}
+
+@test "mlp checkpoint: state_dict names, shapes, meta, PyTorch init bounds" {
+	need_numpy
+	mkdata_np d.npz 40 1 28 28
+	run train --arch mlp --max-epochs 0 --ckpt-dir ck d.npz
+	assert_success
+	npy "
+c = np.load('ck/epoch-000.npz')
+want = {'fc1.weight': (128, 784), 'fc1.bias': (128,), 'fc2.weight': (512, 128),
+        'fc2.bias': (512,), 'fc3.weight': (2048, 512), 'fc3.bias': (2048,),
+        'fc4.weight': (2048, 2048), 'fc4.bias': (2048,), 'fc5.weight': (10, 2048),
+        'fc5.bias': (10,)}
+for k, s in want.items():
+    assert c[k].shape == s and c[k].dtype == np.float32, k
+    b = 1 / np.sqrt(s[1] if len(s) == 2 else want[k[:-4] + 'weight'][1])
+    a = c[k]
+    assert np.abs(a).max() <= b, (k, np.abs(a).max(), b)
+    if a.size > 1000:
+        assert np.abs(a).max() > 0.99 * b and abs(a.mean()) < 0.05 * b, k
+        assert abs((np.abs(a) < b / 2).mean() - 0.5) < 0.05, k
+for k in want:
+    if k.endswith('weight'):
+        assert c['opt.' + k + '.momentum_buffer'].shape == want[k]
+assert c['rng.state'].dtype == np.int64 and c['rng.state'].shape == (4,)
+m = dict(l.split('=', 1) for l in c['meta.txt'].decode().splitlines())
+assert m['model.arch'] == 'mlp' and m['model.input'] == '1x28x28'
+assert m['model.classes'] == '10' and m['model.final'] == 'fc5'
+assert m['model.layers'] == 'input fc1 fc2 fc3 fc4'
+assert m['train.epoch'] == '0' and m['train.optimizer'] == 'sgd'
+assert m['train.lr'] == '0.001' and m['train.momentum'] == '0.9' and m['train.batch'] == '32'
+"
+}
+
+@test "cnn checkpoint: names and shapes for 1x28x28 and 3x32x32, fc4 without bias" {
+	need_numpy
+	mkdata_np a.npz 20 1 28 28
+	mkdata_np b.npz 20 3 32 32
+	run train --arch cnn --max-epochs 0 --ckpt-dir cka a.npz
+	assert_success
+	run train --arch cnn --max-epochs 0 --ckpt-dir ckb b.npz
+	assert_success
+	npy "
+for f, c_in, flat in (('cka', 1, 576), ('ckb', 3, 1024)):
+    c = np.load(f + '/epoch-000.npz')
+    ch = [c_in, 16, 16, 32, 32, 64, 64]
+    for i in range(1, 7):
+        assert c['conv%d.weight' % i].shape == (ch[i], ch[i-1], 3, 3)
+        assert c['conv%d.bias' % i].shape == (ch[i],)
+    assert c['fc1.weight'].shape == (250, flat)
+    assert c['fc2.weight'].shape == (250, 250) and c['fc3.bias'].shape == (250,)
+    assert c['fc4.weight'].shape == (10, 250) and 'fc4.bias' not in c.files
+    assert 'opt.conv1.weight.exp_avg' in c.files and 'opt.fc4.weight.exp_avg_sq' in c.files
+    m = dict(l.split('=', 1) for l in c['meta.txt'].decode().splitlines())
+    assert m['model.final'] == 'fc4' and m['model.layers'] == 'input flat fc1 fc2 fc3'
+    assert m['train.optimizer'] == 'adam' and m['train.lr'] == '0.0002'
+    assert m['train.batch'] == ('128' if c_in == 1 else '32')
+    b = 1 / np.sqrt(c_in * 9)
+    assert np.abs(c['conv1.weight']).max() <= b
+"
+}
+
+@test "one epoch of SGD momentum equals NumPy's computation" {
+	need_numpy
+	mkdata_np d.npz 100 1 28 28
+	run train --arch mlp --max-epochs 1 --save all --ckpt-dir ck d.npz
+	assert_success
+	np_epoch ck/epoch-000.npz ck/epoch-001.npz d.npz sgd 0.001
+}
+
+@test "one epoch of Adam equals NumPy's computation" {
+	need_numpy
+	mkdata_np d.npz 70 1 6 6
+	run train --arch mlp --opt adam --lr 0.001 --max-epochs 1 --save all --ckpt-dir ck d.npz
+	assert_success
+	np_epoch ck/epoch-000.npz ck/epoch-001.npz d.npz adam 0.001
+}
+
+@test "same seed twice: byte-identical; another seed or thread count" {
+	need_numpy
+	mkdata_np d.npz 64 1 8 8
+	train --arch cnn --shuffle --seed 7 --max-epochs 2 --save 2 --ckpt-dir a d.npz 2>/dev/null
+	train --arch cnn --shuffle --seed 7 --max-epochs 2 --save 2 --ckpt-dir b --threads 1 d.npz 2>/dev/null
+	train --arch cnn --shuffle --seed 8 --max-epochs 2 --save 2 --ckpt-dir c d.npz 2>/dev/null
+	cmp a/epoch-002.npz b/epoch-002.npz
+	! cmp -s a/epoch-002.npz c/epoch-002.npz
+}
+
+@test "resume: 4 epochs equal 2 + 2, byte for byte (SGD, in order)" {
+	need_numpy
+	mkdata_np d.npz 100 1 10 10
+	train --arch mlp --max-epochs 4 --save all --ckpt-dir a d.npz 2>/dev/null
+	train --arch mlp --max-epochs 2 --save all --ckpt-dir b d.npz 2>/dev/null
+	run train --resume b/epoch-002.npz --max-epochs 4 --save all --ckpt-dir c d.npz
+	assert_success
+	cmp a/epoch-004.npz c/epoch-004.npz
+	cmp a/epoch-003.npz c/epoch-003.npz
+	[ ! -e c/epoch-002.npz ]
+}
+
+@test "resume: Adam with shuffling continues the RNG and optimizer exactly" {
+	need_numpy
+	mkdata_np d.npz 48 1 8 8
+	train --arch cnn --batch 16 --shuffle --seed 3 --max-epochs 3 --save all --ckpt-dir a d.npz 2>/dev/null
+	train --arch cnn --batch 16 --shuffle --seed 3 --max-epochs 1 --save all --ckpt-dir b d.npz 2>/dev/null
+	run train --arch cnn --resume b/epoch-001.npz --max-epochs 3 --save all --ckpt-dir b d.npz
+	assert_success
+	cmp a/epoch-003.npz b/epoch-003.npz
+}
+
+@test "resume with --fresh-optimizer restarts the optimizer state" {
+	need_numpy
+	mkdata_np d.npz 64 1 8 8
+	train --arch mlp --max-epochs 1 --save all --ckpt-dir a d.npz 2>/dev/null
+	run train --resume a/epoch-001.npz --fresh-optimizer --opt adam --lr 0.01 --max-epochs 2 --ckpt-dir b d.npz
+	assert_success
+	npy "
+c = np.load('b/epoch-002.npz')
+m = dict(l.split('=', 1) for l in c['meta.txt'].decode().splitlines())
+assert m['train.step'] == '2' and m['train.optimizer'] == 'adam' and m['train.epoch'] == '2'
+assert 'opt.fc1.weight.exp_avg' in c.files and 'opt.fc1.weight.momentum_buffer' not in c.files
+"
+	# Switching optimizers without it is refused.
+	run --separate-stderr train --resume a/epoch-001.npz --opt adam --max-epochs 2 d.npz
+	assert_runtime_error
+	[[ "$stderr" == *"--fresh-optimizer"* ]]
+}
+
+@test "resume refuses another architecture or input shape" {
+	need_numpy
+	mkdata_np d.npz 20 1 8 8
+	mkdata_np e.npz 20 3 8 8
+	train --arch mlp --max-epochs 0 --ckpt-dir a d.npz 2>/dev/null
+	run --separate-stderr train --arch cnn --resume a/epoch-000.npz --max-epochs 1 d.npz
+	assert_runtime_error
+	[[ "$stderr" == *"'mlp' model, not 'cnn'"* ]]
+	run --separate-stderr train --resume a/epoch-000.npz --max-epochs 1 e.npz
+	assert_runtime_error
+	[[ "$stderr" == *"3x8x8"* ]]
+}
+
+@test "a tiny network memorizes random labels to 100% and stops there" {
+	need_numpy
+	npy "
+rng = np.random.default_rng(5)
+np.savez('r.npz', y=rng.integers(0, 10, 64), x=rng.normal(size=(64, 1, 5, 5)).astype(np.float32))"
+	run train --arch mlp --opt adam --lr 0.001 --until 100 --max-epochs 300 --save 0 --ckpt-dir ck --log log.tsv r.npz
+	assert_success
+	[[ "$output" == *"reached 100%"* ]]
+	last=$(tail -n 1 log.tsv | cut -f1)
+	[ "$(tail -n 1 log.tsv | cut -f3)" = "1.000000" ]
+	[ "$last" -lt 300 ]
+	# The schedule asked for epoch 0 only; the last epoch is saved anyway.
+	[ -f "ck/epoch-$(printf %03d "$last").npz" ]
+	[ "$(ls ck | wc -l)" -eq 2 ]
+}
+
+@test "--save dynamics and lists; --log columns" {
+	need_numpy
+	mkdata_np d.npz 32 1 8 8
+	mkdata_np t.npz 20 1 8 8 9
+	run train --arch mlp --max-epochs 7 --until 100 --ckpt-dir a --eval t.npz --log log.tsv d.npz
+	assert_success
+	[ "$(ls a | tr '\n' ' ')" = "epoch-000.npz epoch-001.npz epoch-002.npz epoch-004.npz epoch-006.npz epoch-007.npz " ]
+	[ "$(head -n 1 log.tsv)" = "$(printf 'epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_acc')" ]
+	[ "$(wc -l < log.tsv)" -eq 9 ]
+	[ "$(sed -n 2p log.tsv | cut -f1-4)" = "$(printf '0\tNA\tNA\tNA')" ]
+	# Test accuracy on every row, no true-label column without y_true.
+	! sed -n '2,$p' log.tsv | cut -f5 | grep -qx NA
+	! sed -n '2,$p' log.tsv | cut -f4 | grep -qvx NA
+	run train --arch mlp --max-epochs 5 --until 100 --save 0,3 --ckpt-dir b d.npz
+	assert_success
+	[ "$(ls b | tr '\n' ' ')" = "epoch-000.npz epoch-003.npz epoch-005.npz " ]
+}
+
+@test "true-label accuracy is logged when the data has y_true" {
+	need_numpy
+	npy "
+rng = np.random.default_rng(2)
+y = np.arange(40) % 10; yt = y.copy(); yt[:8] = (yt[:8] + 1) % 10
+np.savez('c.npz', y=y, y_true=yt, flipped=(y != yt).astype(np.uint8),
+         x=rng.normal(size=(40, 1, 8, 8)).astype(np.float32))"
+	run train --arch mlp --max-epochs 2 --log log.tsv c.npz
+	assert_success
+	[[ "$output" == *"true labels"* ]]
+	! sed -n '3,$p' log.tsv | cut -f4 | grep -qx NA
+}
+
+@test "an MLP learns MNIST: 2000 images give over 80% on 1000 test images" {
+	need_mnist
+	need_numpy
+	mkdata mnist --split train --limit 2000 -o tr.npz
+	mkdata mnist --split test --limit 1000 -o te.npz
+	run train --arch mlp --opt adam --lr 1e-4 --shuffle --max-epochs 3 --eval te.npz --log log.tsv tr.npz
+	assert_success
+	acc=$(tail -n 1 log.tsv | cut -f5)
+	echo "test accuracy $acc"
+	npy "assert $acc > 0.80, $acc"
+}
+
+@test "SIGINT stops training without leaving a partial checkpoint" {
+	need_numpy
+	mkdata_np d.npz 2000 1 12 12
+	train --arch mlp --max-epochs 100000 --save all --ckpt-dir ck d.npz 2>err &
+	pid=$!
+	for i in $(seq 600); do [ -e ck/epoch-002.npz ] && break; sleep 0.1; done
+	kill -INT "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -ne 0 ]
+	[ "$rc" -lt 128 ]
+	grep -q interrupted err
+	[ -z "$(ls ck | grep -v '^epoch-[0-9]*\.npz$')" ]
+	for f in ck/*.npz; do npy "np.load('$f')['fc5.bias']"; done
+}
