@@ -812,48 +812,36 @@ int model_load(struct model *m, const struct npz_bundle *b)
 		const struct model_tensor *t = &m->tensors[i];
 		const struct npz_array *a = npz_bundle_get(b, t->name);
 		char want[160], got[160];
+		int rc = 0;
 		if (!a) {
-			model_release(m);
-			return mp_error("checkpoint has no '%s' (a %s model needs it)",
-					t->name, arch);
+			rc = mp_error("checkpoint has no '%s' (a %s model needs it)",
+				      t->name, arch);
+		} else {
+			int same = a->h.ndim == t->ndim;
+			for (int k = 0; same && k < t->ndim; k++)
+				same = a->h.shape[k] == t->shape[k];
+			if (!same) {
+				shape_str(t->ndim, t->shape, want, sizeof want);
+				npy_shape_str(&a->h, got, sizeof got);
+				rc = mp_error("'%s' has shape %s, but %s on %s input with "
+					      "%d classes needs %s", t->name, got, arch, in,
+					      (int)classes, want);
+			} else if (a->h.dtype != NPY_F4 && a->h.dtype != NPY_F8) {
+				rc = mp_error("'%s' has dtype %s, not a float", t->name,
+					      npy_dtype_str(a->h.dtype));
+			}
 		}
-		int same = a->h.ndim == t->ndim;
-		for (int k = 0; same && k < t->ndim; k++)
-			same = a->h.shape[k] == t->shape[k];
-		if (!same) {
-			shape_str(t->ndim, t->shape, want, sizeof want);
-			npy_shape_str(&a->h, got, sizeof got);
+		if (rc) {
 			model_release(m);
-			return mp_error("'%s' has shape %s, but %s on %s input with %d "
-					"classes needs %s", t->name, got, arch, in,
-					(int)classes, want);
+			return -1;
 		}
 		float *dst = model_tensor_data(m, t);
-		if (t->dtype == NPY_I8) {
-			/* A counter: any integer dtype (PyTorch writes int64). */
-			int64_t v;
-			if (a->h.dtype == NPY_I8)
-				memcpy(&v, a->data, sizeof v);
-			else if (a->h.dtype == NPY_I4) {
-				int32_t v4;
-				memcpy(&v4, a->data, sizeof v4);
-				v = v4;
-			} else {
-				model_release(m);
-				return mp_error("'%s' has dtype %s, not an integer",
-						t->name, npy_dtype_str(a->h.dtype));
-			}
-			model_tensor_set_i64(m, t, v);
-		} else if (a->h.dtype == NPY_F4) {
+		if (a->h.dtype == NPY_F4) {
 			memcpy(dst, a->data, t->count * sizeof(float));
-		} else if (a->h.dtype == NPY_F8) {
+		} else {
 			const double *src = a->data;
 			for (size_t k = 0; k < t->count; k++)
 				dst[k] = (float)src[k];
-		} else {
-			model_release(m);
-			return mp_error("'%s' has dtype %s, not a float", t->name,
-					npy_dtype_str(a->h.dtype));
 		}
 	}
 	return 0;
