@@ -1104,9 +1104,11 @@ void npz_writer_abort(struct npz_writer *w)
 	if (!w)
 		return;
 	if (w->a) {
-		/* Don't let libarchive flush a half archive on free. */
+		/* Close rather than archive_write_fail(): only close releases
+		 * libarchive's block buffer and the member's deflate stream.
+		 * Whatever it flushes, write_cb now swallows. */
 		w->discard = 1;
-		archive_write_fail(w->a);
+		archive_write_close(w->a);
 		archive_write_free(w->a);
 	}
 	if (w->tmp) {
