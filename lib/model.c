@@ -826,17 +826,33 @@ int model_load(struct model *m, const struct npz_bundle *b)
 				rc = mp_error("'%s' has shape %s, but %s on %s input with "
 					      "%d classes needs %s", t->name, got, arch, in,
 					      (int)classes, want);
+			} else if (t->dtype == NPY_I8) {
+				/* A counter: any integer dtype (PyTorch writes int64). */
+				if (a->h.dtype != NPY_I8 && a->h.dtype != NPY_I4)
+					rc = mp_error("'%s' has dtype %s, not an integer",
+						      t->name, npy_dtype_str(a->h.dtype));
 			} else if (a->h.dtype != NPY_F4 && a->h.dtype != NPY_F8) {
 				rc = mp_error("'%s' has dtype %s, not a float", t->name,
 					      npy_dtype_str(a->h.dtype));
 			}
 		}
 		if (rc) {
+			/* After the message: it names the tensor, which this frees. */
 			model_release(m);
 			return -1;
 		}
 		float *dst = model_tensor_data(m, t);
-		if (a->h.dtype == NPY_F4) {
+		if (t->dtype == NPY_I8) {
+			int64_t v;
+			if (a->h.dtype == NPY_I8) {
+				memcpy(&v, a->data, sizeof v);
+			} else {
+				int32_t v4;
+				memcpy(&v4, a->data, sizeof v4);
+				v = v4;
+			}
+			model_tensor_set_i64(m, t, v);
+		} else if (a->h.dtype == NPY_F4) {
 			memcpy(dst, a->data, t->count * sizeof(float));
 		} else {
 			const double *src = a->data;
