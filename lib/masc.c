@@ -22,10 +22,13 @@
 #include <string.h>
 
 #include "npz.h"
+#include "par.h"
 #include "util.h"
 
-/* Projections are computed for sub-blocks of rows of at most this size. */
-#define PROJ_BYTES ((size_t)16 << 20)
+/* Projections are computed by tasks of at most SCORE_ROWS rows, and at
+ * most PROJ_BYTES of projections each. */
+#define PROJ_BYTES ((size_t)4 << 20)
+#define SCORE_ROWS 256
 
 int masc_write(const struct probe_fit *f, const struct probe_fit_opts *o,
 	       const char *out, int level, const struct meta *add)
@@ -172,82 +175,105 @@ static double cos_exact(const struct masc_probe *p, int c, const double *xd,
 	return sqrt(ss) / norm;
 }
 
+struct score_job {
+	const struct masc_probe *p;
+	const float *x;          /* (n, D) */
+	size_t n, sb;            /* rows, rows per task */
+	float *score;            /* (n, C) */
+	int32_t *pred;           /* (n) */
+	const double *err;       /* (C) bound on each cosine's float32 error */
+	size_t kmax;
+};
+
+/* Rows [t*sb, t*sb + sb) of a score_job: one task of the par_for pool. */
+static void score_rows(void *ctx, size_t t)
+{
+	const struct score_job *j = ctx;
+	const struct masc_probe *p = j->p;
+	size_t C = (size_t)p->classes, D = p->dim, K = p->off[C];
+	size_t r0 = t * j->sb, m = j->n - r0 < j->sb ? j->n - r0 : j->sb;
+	float *proj = xaligned_calloc(m * K > 0 ? m * K : 1, sizeof *proj);
+	double *cs = xcalloc(C, sizeof *cs), *xd = xcalloc(D, sizeof *xd);
+	double *tmp = xcalloc(j->kmax ? j->kmax : 1, sizeof *tmp);
+	const double *err = j->err;
+
+	if (K)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)D,
+			    1.0f, j->x + r0 * D, (int)D, p->basis32, (int)D, 0.0f, proj,
+			    (int)K);
+	for (size_t i = 0; i < m; i++) {
+		const float *xi = j->x + (r0 + i) * D;
+		float *si = j->score + (r0 + i) * C;
+		double nn = 0;
+		for (size_t k = 0; k < D; k++)
+			nn += (double)xi[k] * xi[k];
+		if (nn == 0 || !K) {
+			memset(si, 0, C * sizeof *si);
+			j->pred[r0 + i] = 0;
+			continue;
+		}
+		double norm = sqrt(nn);
+		const float *pi = proj + i * K;
+		size_t best = 0;
+		for (size_t c = 0; c < C; c++) {
+			double ss = 0;
+			for (size_t k = p->off[c]; k < p->off[c + 1]; k++)
+				ss += (double)pi[k] * pi[k];
+			cs[c] = sqrt(ss) / norm;
+			if (cs[c] > cs[best])
+				best = c;
+		}
+		int close = 0;
+		for (size_t c = 0; c < C; c++)
+			if (c != best && cs[c] + err[c] >= cs[best] - err[best])
+				close = 1;
+		if (close) {
+			double lo = cs[best] - err[best];
+			for (size_t k = 0; k < D; k++)
+				xd[k] = xi[k];
+			for (size_t c = 0; c < C; c++)
+				if (c == best || cs[c] + err[c] >= lo)
+					cs[c] = cos_exact(p, (int)c, xd, norm, tmp);
+			best = 0;
+			for (size_t c = 1; c < C; c++)
+				if (cs[c] > cs[best])
+					best = c;
+		}
+		for (size_t c = 0; c < C; c++)
+			si[c] = (float)cs[c];
+		j->pred[r0 + i] = (int32_t)best;
+	}
+	free(proj);
+	free(cs);
+	free(xd);
+	free(tmp);
+}
+
 int masc_score(void *ctx, const float *x, size_t n, float *score, int32_t *pred)
 {
 	const struct masc_probe *p = ctx;
 	size_t C = (size_t)p->classes, D = p->dim, K = p->off[C];
-	size_t kmax = 0;
-	for (size_t c = 0; c < C; c++)
-		if ((size_t)p->k[c] > kmax)
-			kmax = (size_t)p->k[c];
-	size_t sb = K ? PROJ_BYTES / (K * sizeof(float)) : n;
-	if (sb < 1)
-		sb = 1;
-	if (sb > n)
-		sb = n;
-	float *proj = xaligned_calloc(sb * K > 0 ? sb * K : 1, sizeof *proj);
-	double *cs = xcalloc(C, sizeof *cs), *err = xcalloc(C, sizeof *err);
-	double *xd = xcalloc(D, sizeof *xd), *tmp = xcalloc(kmax ? kmax : 1, sizeof *tmp);
+	struct score_job j = { p, x, n, 0, score, pred, NULL, 0 };
+	double *err = xcalloc(C, sizeof *err);
 	double u = ldexp(1.0, -24), g = (double)(D + 2) * u;
 	/* Beyond this the bound means nothing: decide every row in double. */
 	double e1 = g < 0.5 ? 1.01 * g / (1 - g) : INFINITY;
-	for (size_t c = 0; c < C; c++)
+	for (size_t c = 0; c < C; c++) {
 		err[c] = e1 * sqrt((double)p->k[c]);
-
-	for (size_t r0 = 0; r0 < n; r0 += sb) {
-		size_t m = n - r0 < sb ? n - r0 : sb;
-		if (K)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K,
-				    (int)D, 1.0f, x + r0 * D, (int)D, p->basis32, (int)D,
-				    0.0f, proj, (int)K);
-		for (size_t i = 0; i < m; i++) {
-			const float *xi = x + (r0 + i) * D;
-			float *si = score + (r0 + i) * C;
-			double nn = 0;
-			for (size_t j = 0; j < D; j++)
-				nn += (double)xi[j] * xi[j];
-			if (nn == 0 || !K) {
-				memset(si, 0, C * sizeof *si);
-				pred[r0 + i] = 0;
-				continue;
-			}
-			double norm = sqrt(nn);
-			const float *pi = proj + i * K;
-			size_t best = 0;
-			for (size_t c = 0; c < C; c++) {
-				double ss = 0;
-				for (size_t j = p->off[c]; j < p->off[c + 1]; j++)
-					ss += (double)pi[j] * pi[j];
-				cs[c] = sqrt(ss) / norm;
-				if (cs[c] > cs[best])
-					best = c;
-			}
-			int close = 0;
-			for (size_t c = 0; c < C; c++)
-				if (c != best && cs[c] + err[c] >= cs[best] - err[best])
-					close = 1;
-			if (close) {
-				double lo = cs[best] - err[best];
-				for (size_t j = 0; j < D; j++)
-					xd[j] = xi[j];
-				for (size_t c = 0; c < C; c++)
-					if (c == best || cs[c] + err[c] >= lo)
-						cs[c] = cos_exact(p, (int)c, xd, norm, tmp);
-				best = 0;
-				for (size_t c = 1; c < C; c++)
-					if (cs[c] > cs[best])
-						best = c;
-			}
-			for (size_t c = 0; c < C; c++)
-				si[c] = (float)cs[c];
-			pred[r0 + i] = (int32_t)best;
-		}
+		if ((size_t)p->k[c] > j.kmax)
+			j.kmax = (size_t)p->k[c];
 	}
-	free(proj);
-	free(cs);
+	j.err = err;
+	/* Tasks of a fixed number of rows (never a function of the thread
+	 * count): each row's result is the same however they are shared. */
+	j.sb = K ? PROJ_BYTES / (K * sizeof(float)) : SCORE_ROWS;
+	if (j.sb > SCORE_ROWS)
+		j.sb = SCORE_ROWS;
+	if (j.sb < 1)
+		j.sb = 1;
+	if (n)
+		par_for((n + j.sb - 1) / j.sb, score_rows, &j);
 	free(err);
-	free(xd);
-	free(tmp);
 	return 0;
 }
 

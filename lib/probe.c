@@ -32,8 +32,10 @@
 #include "par.h"
 #include "util.h"
 
-/* Rows are read a few MB at a time. */
+/* Rows are read a few MB at a time (predict: enough rows per block for
+ * the scorer's tasks to keep every thread busy). */
 #define READ_BYTES ((size_t)4 << 20)
+#define PREDICT_BYTES ((size_t)16 << 20)
 /* Column panels of the dual method. */
 #define DUAL_PANEL 256
 /* Largest class the dual method can solve (LAPACK's 32-bit indices). */
@@ -733,7 +735,7 @@ int probe_predict(const char *in, const char *out, int level,
 		}
 		pred = xaligned_calloc(n ? n : 1, sizeof *pred);
 		score = xaligned_calloc(n * C > 0 ? n * C : 1, sizeof *score);
-		size_t rb = READ_BYTES / (d * sizeof(float));
+		size_t rb = PREDICT_BYTES / (d * sizeof(float));
 		if (rb < 1)
 			rb = 1;
 		if (rb > n)
