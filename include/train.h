@@ -82,6 +82,14 @@ struct train_opts {
  * 99.1), else 99.9 for 1x28x28 input and 100 otherwise. */
 double train_default_until(const struct meta *data_meta, struct shape s);
 
+/* One training step on a batch: forward, softmax cross-entropy on y,
+ * backward with the optimizer applied to each block of parameters as soon
+ * as its gradient is final. Returns the batch's mean loss (not finite:
+ * nothing was updated); pred (B) gets the predicted classes if not NULL.
+ * The model's mode (batch norm) is the caller's. */
+double train_step(struct model *m, struct optim *o, const float *x /* (B, C, H, W) */,
+		  const int32_t *y /* (B) */, int B, int32_t *pred /* (B) or NULL */);
+
 /* Run training as the options say. Returns 0 when training ended
  * normally (target reached or max epochs), -1 on failure or interruption
  * (the message says which). */

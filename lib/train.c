@@ -225,6 +225,7 @@ struct trainer {
 	long epoch;             /* epochs done */
 	float *xb;              /* (batch, sample) for shuffled batches */
 	int32_t *yb, *ytb;      /* (batch) */
+	int32_t *pred;          /* (batch) */
 	int32_t *perm;          /* (n) */
 	FILE *log;
 	int level;
@@ -585,13 +586,32 @@ static void progress(const struct trainer *t, size_t done, size_t total, double 
 }
 
 /* One epoch; -1 on interruption or a diverged loss. */
+double train_step(struct model *m, struct optim *o, const float *x,
+		  const int32_t *y, int B, int32_t *pred)
+{
+	int C = m->classes;
+	model_forward(m, x, B);
+	const float *l = model_output(m);
+	double loss = softmax_xent_forward(m->prob, l, y, B, C);
+	if (!isfinite(loss))
+		return loss;
+	if (pred)
+		for (int r = 0; r < B; r++)
+			pred[r] = nn_argmax(l + (size_t)r * C, C);
+	softmax_xent_backward(model_doutput(m), m->prob, y, B, C);
+	optim_begin_step(o);
+	struct nn_hook hook = optim_hook(o);
+	model_backward(m, B, &hook);
+	return loss;
+}
+
 static int run_epoch(struct trainer *t, struct stats *st)
 {
 	const struct dataset *d = &t->data;
 	size_t sz = shape_size(d->shape), n = d->n;
 	size_t correct = 0, correct_true = 0;
 	double loss_sum = 0;
-	int C = t->m.classes, tty = mp_stderr_is_tty();
+	int tty = mp_stderr_is_tty();
 	double last = mp_now();
 	if (t->shuffle) {
 		for (size_t i = 0; i < n; i++)
@@ -619,23 +639,17 @@ static int run_epoch(struct trainer *t, struct stats *st)
 			y = d->y + i;
 			yt = d->y_true ? d->y_true + i : NULL;
 		}
-		model_forward(&t->m, x, B);
-		const float *l = model_output(&t->m);
-		double loss = softmax_xent_forward(t->m.prob, l, y, B, C);
+		int32_t *pred = t->pred;
+		double loss = train_step(&t->m, &t->opt, x, y, B, pred);
 		if (!isfinite(loss))
 			return mp_error("the loss is %g at epoch %ld (learning rate too high?)",
 					loss, t->epoch + 1);
 		loss_sum += loss * B;
 		for (int r = 0; r < B; r++) {
-			int p = nn_argmax(l + (size_t)r * C, C);
-			correct += p == y[r];
+			correct += pred[r] == y[r];
 			if (yt)
-				correct_true += p == yt[r];
+				correct_true += pred[r] == yt[r];
 		}
-		softmax_xent_backward(model_doutput(&t->m), t->m.prob, y, B, C);
-		optim_begin_step(&t->opt);
-		struct nn_hook hook = optim_hook(&t->opt);
-		model_backward(&t->m, B, &hook);
 		if (mp_interrupted)
 			return mp_error("interrupted in epoch %ld; the last checkpoint "
 					"stays as it was", t->epoch + 1);
@@ -710,6 +724,7 @@ int train_run(const struct train_opts *o)
 	t.xb = xaligned_calloc((size_t)t.batch * sz, sizeof(float));
 	t.yb = xcalloc((size_t)t.batch, sizeof *t.yb);
 	t.ytb = xcalloc((size_t)t.batch, sizeof *t.ytb);
+	t.pred = xcalloc((size_t)t.batch, sizeof *t.pred);
 	t.perm = xcalloc(t.data.n, sizeof *t.perm);
 	if (o->log_path) {
 		t.log = fopen(o->log_path, "w");
@@ -767,6 +782,7 @@ out:
 	free(t.xb);
 	free(t.yb);
 	free(t.ytb);
+	free(t.pred);
 	free(t.perm);
 	optim_release(&t.opt);
 	if (t.m.layers)
