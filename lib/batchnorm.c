@@ -30,18 +30,85 @@ static size_t bn_tasks(int B, int C, int HW)
 	return par_ntasks((size_t)C, grain);
 }
 
+/* Sums in double with four accumulators (the order is fixed: results
+ * depend on n only), so that the loops are not one long dependency chain. */
+static double sum_d(const float *restrict x, size_t n)
+{
+	double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t p = 0;
+	for (; p + 4 <= n; p += 4) {
+		s0 += x[p];
+		s1 += x[p + 1];
+		s2 += x[p + 2];
+		s3 += x[p + 3];
+	}
+	for (; p < n; p++)
+		s0 += x[p];
+	return (s0 + s1) + (s2 + s3);
+}
+
+static double sumsq_d(const float *restrict x, size_t n, double mean)
+{
+	double s0 = 0, s1 = 0, s2 = 0, s3 = 0, d0, d1, d2, d3;
+	size_t p = 0;
+	for (; p + 4 <= n; p += 4) {
+		d0 = x[p] - mean;
+		d1 = x[p + 1] - mean;
+		d2 = x[p + 2] - mean;
+		d3 = x[p + 3] - mean;
+		s0 += d0 * d0;
+		s1 += d1 * d1;
+		s2 += d2 * d2;
+		s3 += d3 * d3;
+	}
+	for (; p < n; p++) {
+		d0 = x[p] - mean;
+		s0 += d0 * d0;
+	}
+	return (s0 + s1) + (s2 + s3);
+}
+
+/* sum dy and sum dy*(x - mean), in double. */
+static void sums_dy(const float *restrict dy, const float *restrict x, size_t n,
+		    double mean, double *sdy, double *sdyx)
+{
+	double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+	size_t p = 0;
+	for (; p + 2 <= n; p += 2) {
+		a0 += dy[p];
+		a1 += dy[p + 1];
+		b0 += dy[p] * (x[p] - mean);
+		b1 += dy[p + 1] * (x[p + 1] - mean);
+	}
+	for (; p < n; p++) {
+		a0 += dy[p];
+		b0 += dy[p] * (x[p] - mean);
+	}
+	*sdy += a0 + a1;
+	*sdyx += b0 + b1;
+}
+
+static void affine(float *restrict y, const float *restrict x, size_t n,
+		   float scale, float shift, int relu)
+{
+	if (relu) {
+		for (size_t p = 0; p < n; p++) {
+			float v = x[p] * scale + shift;
+			y[p] = v < 0.0f ? 0.0f : v;
+		}
+	} else {
+		for (size_t p = 0; p < n; p++)
+			y[p] = x[p] * scale + shift;
+	}
+}
+
 /* y = x * scale + shift over channel c of every sample. */
 static void bn_apply(const struct bn_job *j, int c, float scale, float shift)
 {
 	size_t HW = (size_t)j->HW;
 	for (int b = 0; b < j->B; b++) {
 		size_t at = ((size_t)b * j->C + c) * HW;
-		const float *x = j->in + at;
-		float *y = j->out + at;
-		for (size_t p = 0; p < HW; p++) {
-			float v = x[p] * scale + shift;
-			y[p] = j->relu && v < 0.0f ? 0.0f : v;
-		}
+		affine(j->out + at, j->in + at, HW, scale, shift, j->relu);
 	}
 }
 
@@ -53,19 +120,11 @@ static void fwd_batch_task(void *ctx, size_t t)
 	par_range((size_t)j->C, j->ntasks, t, &c0, &c1);
 	for (size_t c = c0; c < c1; c++) {
 		double s = 0, v = 0;
-		for (int b = 0; b < j->B; b++) {
-			const float *x = j->in + ((size_t)b * j->C + c) * HW;
-			for (size_t p = 0; p < HW; p++)
-				s += x[p];
-		}
+		for (int b = 0; b < j->B; b++)
+			s += sum_d(j->in + ((size_t)b * j->C + c) * HW, HW);
 		double mean = s / N;
-		for (int b = 0; b < j->B; b++) {
-			const float *x = j->in + ((size_t)b * j->C + c) * HW;
-			for (size_t p = 0; p < HW; p++) {
-				double d = x[p] - mean;
-				v += d * d;
-			}
-		}
+		for (int b = 0; b < j->B; b++)
+			v += sumsq_d(j->in + ((size_t)b * j->C + c) * HW, HW, mean);
 		double var = v / N, invstd = 1.0 / sqrt(var + BN_EPS);
 		j->save[c] = (float)mean;
 		j->save[j->C + c] = (float)invstd;
@@ -131,16 +190,14 @@ static void bwd_task(void *ctx, size_t t)
 		double sdy = 0, sdyx = 0;
 		for (int b = 0; b < j->B; b++) {
 			size_t at = ((size_t)b * j->C + c) * HW;
-			const float *x = j->in + at, *o = j->outv + at;
-			float *dy = j->dout + at;
+			float *restrict dy = j->dout + at;
+			const float *restrict o = j->outv + at;
 			if (j->relu)
 				for (size_t p = 0; p < HW; p++)
 					dy[p] = o[p] > 0.0f ? dy[p] : 0.0f;
-			for (size_t p = 0; p < HW; p++) {
-				sdy += dy[p];
-				sdyx += dy[p] * ((x[p] - mean) * invstd);
-			}
+			sums_dy(dy, j->in + at, HW, mean, &sdy, &sdyx);
 		}
+		sdyx *= invstd;         /* sum dy * xhat */
 		j->dgamma[c] = (float)sdyx;
 		j->dbeta[c] = (float)sdy;
 		if (!j->din)
@@ -153,8 +210,8 @@ static void bwd_task(void *ctx, size_t t)
 		float fkm = j->batch_stats ? (float)(k * sdyx / N) : 0.0f;
 		for (int b = 0; b < j->B; b++) {
 			size_t at = ((size_t)b * j->C + c) * HW;
-			const float *x = j->in + at, *dy = j->dout + at;
-			float *dx = j->din + at;
+			const float *restrict x = j->in + at, *restrict dy = j->dout + at;
+			float *restrict dx = j->din + at;
 			for (size_t p = 0; p < HW; p++)
 				dx[p] = (dy[p] - fmdy) * fk - ((x[p] - fmean) * finv) * fkm;
 		}
