@@ -128,7 +128,13 @@ assert (r['pred'] == cs.argmax(1)).all()
 m = meta('p.npz')
 assert m['masc.threshold'] == '$t' and m['probe'] == 'masc' and m['probe.layer'] == 'fc9'
 assert m['masc.k'] == ' '.join(str(k) for k in p['k'])
-assert m['masc.k_total'] == str(p['k'].sum()) and m['masc.n'] == '600' and m['masc.dim'] == '20'"
+assert m['masc.k_total'] == str(p['k'].sum()) and m['masc.n'] == '600' and m['masc.dim'] == '20'
+open('acc', 'w').write('%.6f %.6f\n' % ((cs.argmax(1) == te['y_true']).mean(), (cs.argmax(1) == te['y']).mean()))"
+		# score's accuracies are the ones NumPy's own predictions get.
+		run score --no-header pred.npz
+		assert_success
+		read -r acc_true acc_y < acc
+		assert_output --regexp "^pred.npz	300	$acc_true	$acc_y	$acc_true	"
 	done
 }
 

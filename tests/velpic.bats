@@ -78,7 +78,11 @@ r = np.load('p.npz')
 assert r.files == ['meta.txt', 'y', 'y_true', 'flipped', 'pred', 'score'], r.files
 assert (r['pred'] == s.argmax(1)).all() and np.allclose(r['score'], s, atol=1e-5)
 m = meta('v.npz')
-assert m['probe'] == 'velpic' and m['velpic.labels'] == '$lab' and m['probe.layer'] == 'fc4'"
+assert m['probe'] == 'velpic' and m['velpic.labels'] == '$lab' and m['probe.layer'] == 'fc4'
+open('acc', 'w').write('%.6f' % (s.argmax(1) == te['y_true']).mean())"
+		run score --no-header p.npz
+		assert_success
+		assert_output --regexp "^p.npz	300	$(cat acc)	"
 	done
 }
 
