@@ -47,6 +47,9 @@ static void set_owned(struct meta *m, const char *key, char *val)
 void meta_set(struct meta *m, const char *key, const char *fmt, ...)
 {
 	va_list ap;
+	/* Also tells GCC so: with -fsanitize=undefined it otherwise warns
+	 * "null format string" below, which breaks SANITIZE + DEVELOPER. */
+	MP_ASSERT(fmt);
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
