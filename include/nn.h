@@ -38,14 +38,14 @@ struct nn_hook {
 
 void linear_forward(float *out /* (B,O) */, const float *in /* (B,I) */,
 		    const float *w /* (O,I) */, const float *b /* (O) or NULL */,
-		    int B, int I, int O, int relu);
+		    int B, int Din, int Dout, int relu);
 void linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) */,
 		     float *db /* (O) or NULL */, float *dout /* (B,O) */,
 		     const float *in /* (B,I) */, const float *w /* (O,I) */,
 		     const float *out /* (B,O), read when relu */,
-		     int B, int I, int O, int relu, const struct nn_hook *hook);
+		     int B, int Din, int Dout, int relu, const struct nn_hook *hook);
 void linear_forward_naive(float *out, const float *in, const float *w,
-			  const float *b, int B, int I, int O, int relu);
+			  const float *b, int B, int Din, int Dout, int relu);
 
 /* ---- conv2d: any kernel, stride, zero padding; im2col + sgemm ---- */
 

@@ -221,9 +221,16 @@ void par_blas_reexec(char **argv)
 #endif
 	if (!want)
 		return;
+	/* The real path, so that the process keeps its name (ps, top). */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0 || (size_t)n >= sizeof self - 1)
+		return;
+	self[n] = '\0';
 	if (setenv("OPENBLAS_CORETYPE", want, 1))
 		return;
 	fflush(NULL);
-	execv("/proc/self/exe", argv);
+	execv(self, argv);
 	/* Not fatal: carry on with the slow kernels. */
+	unsetenv("OPENBLAS_CORETYPE");
 }
