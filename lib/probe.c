@@ -206,24 +206,53 @@ static void solve_primal(void *ctx, size_t i)
 	struct fit_ctx *x = ctx;
 	struct probe_fit *f = x->f;
 	int c = (int)i;
-	size_t d = f->dim, k;
+	size_t d = f->dim, k, m = 0, p;
+	double *s = gram_acc_scatter(x->g, c), *w = NULL, *v = NULL;
+	size_t *live = NULL;
 	struct eig e;
+	memset(&e, 0, sizeof e);
 	if (!f->count[c]) {
 		f->notes[c] |= PROBE_CLASS_EMPTY;
 		return;
 	}
-	if (eig_reduce(&e, gram_acc_scatter(x->g, c), d))
+	/* A column that is zero in every row of the class (a ReLU unit dead
+	 * for it) is a zero row and column of S_c: an eigenvector e_j of
+	 * eigenvalue 0, never kept. The eigenproblem is solved on the m live
+	 * columns only, compressed in place (each element moves to a lower
+	 * index, read before anything is written there). */
+	live = xmallocarray(d, sizeof *live);
+	for (size_t j = 0; j < d; j++)
+		if (s[j * d + j] > 0)
+			live[m++] = j;
+	if (m < d)
+		for (size_t a = 0; a < m; a++)
+			for (size_t b = a; b < m; b++)
+				s[a * m + b] = s[live[a] * d + live[b]];
+	if (eig_reduce(&e, s, m))
 		goto fail;
-	k = choose_k(x, c, e.w, d);
-	keep_values(x, c, e.w, k);
+	/* The spectrum of S_c: the live one with d - m zeros in their place. */
+	w = xcalloc(d, sizeof *w);
+	for (p = 0; p < m && e.w[p] >= 0; p++)
+		w[p] = e.w[p];
+	for (size_t j = p; j < m; j++)
+		w[j + d - m] = e.w[j];
+	k = choose_k(x, c, w, d);
+	keep_values(x, c, w, k);
+	v = xaligned_calloc(k ? k * m : 1, sizeof *v);
+	if (eig_vectors(&e, k, v))
+		goto fail;
 	x->v[c] = xaligned_calloc(k ? k * d : 1, sizeof **x->v);
-	if (eig_vectors(&e, k, x->v[c]))
-		goto fail;
-	eig_release(&e);
-	return;
+	for (size_t j = 0; j < k; j++)
+		for (size_t a = 0; a < m; a++)
+			x->v[c][j * d + live[a]] = v[j * m + a];
+	goto out;
 fail:
 	x->err[c] = xasprintf("class %d: %s", c, mp_errmsg());
+out:
 	eig_release(&e);
+	free(live);
+	free(w);
+	free(v);
 }
 
 /* Columns j0..j0+jb of the class rows X (n, D) as float64 (n, jb). */

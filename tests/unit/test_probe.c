@@ -251,6 +251,49 @@ TEST(primal_and_dual_agree)
 	free(path);
 }
 
+/* Columns that are zero for a whole class (dead ReLU units) are dropped
+ * from its eigenproblem: the same subspaces as the dual method, which
+ * sees no such columns, and as with them. */
+TEST(dead_columns)
+{
+	size_t n = 200, d = 30;
+	int C = 2;
+	int64_t *y;
+	float *x;
+	char *path = class_stream("dead0.npz", n, d, C, &y, &x);
+	for (size_t i = 0; i < n; i++)
+		if (y[i] == 0)
+			x[i * d + 3] = x[i * d + 7] = x[i * d + 20] = 0;
+	free(path);
+	path = write_stream("dead.npz", "data.classes=2\n", x, y, n, d);
+	for (int mode = 0; mode < 2; mode++) {
+		struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
+		struct probe_fit a, b;
+		if (mode)
+			o.components = 12;
+		o.method = PROBE_PRIMAL;
+		CHECK(probe_fit(&a, path, &o) == 0);
+		o.method = PROBE_DUAL;
+		CHECK(probe_fit(&b, path, &o) == 0);
+		CHECK(a.ktotal == b.ktotal && a.k[0] == b.k[0]);
+		for (size_t j = 0; j < (size_t)a.k[0] && a.ktotal == b.ktotal; j++) {
+			CHECK(a.basis[j * d + 3] == 0 && a.basis[j * d + 7] == 0 &&
+			      a.basis[j * d + 20] == 0);
+			CHECK_NEAR(a.eigval[j], b.eigval[j], 1e-9 * a.eigval[0]);
+		}
+		for (size_t c = 0, at = 0; c < 2 && a.ktotal == b.ktotal; c++) {
+			CHECK(proj_dist(a.basis + at * d, b.basis + at * d, (size_t)a.k[c], d) < 1e-9);
+			at += (size_t)a.k[c];
+		}
+		CHECK_NEAR(a.explained[0], b.explained[0], 1e-12);
+		probe_fit_release(&a);
+		probe_fit_release(&b);
+	}
+	free(y);
+	free(x);
+	free(path);
+}
+
 /* The fit against a direct eigendecomposition of each class's scatter. */
 TEST(fit_matches_direct_eigh)
 {
@@ -593,6 +636,7 @@ int main(void)
 	RUN(scatter_accumulation);
 	RUN(primal_and_dual_agree);
 	RUN(fit_matches_direct_eigh);
+	RUN(dead_columns);
 	RUN(masc_scores_match_double);
 	RUN(masc_zero_rows_and_ties);
 	RUN(velpic_sign_rule);
