@@ -339,3 +339,14 @@ write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])
 	run --separate-stderr masc fit < /dev/null
 	assert_runtime_error
 }
+
+@test "masc: -o naming a FIFO writes into it and leaves it a FIFO" {
+	need_numpy
+	mkfixtures
+	mkfifo f
+	cat f > out.npz &
+	masc fit -q train.npz -o f
+	wait
+	[ -p f ] || fail "the FIFO was replaced"
+	npy "import numpy as np; assert np.load('out.npz')['k'].shape == (3,)"
+}
