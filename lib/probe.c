@@ -22,6 +22,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,76 +344,160 @@ out:
 	free(u);
 }
 
-/* Read N rows of width D (the current member) into the accumulator. */
-static int read_primal(struct npz_reader *r, struct probe_fit *f, struct gram_acc *g,
-		       const int32_t *lab, int show)
+/*
+ * The rows of the current member, read a block at a time by a second
+ * thread while the caller works on the previous block: decompressing and
+ * converting the stream overlaps the accumulation (or the scoring).
+ * consume(ctx, block, first_row, rows) sees the blocks in order; it
+ * returns 0, or -1 with a message to stop.
+ */
+struct rowpipe {
+	struct npz_reader *r;
+	size_t n, d, rb;           /* rows, width, rows per block */
+	int f64;                   /* blocks of double, else float */
+	void *buf[2];
+	size_t first[2], rows[2];
+	int full[2];
+	int failed, stop;
+	char *msg;                 /* the reader's message when it failed */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *rowpipe_reader(void *arg)
 {
-	size_t d = f->dim, n = f->rows;
-	size_t rb = READ_BYTES / (d * sizeof(double));
-	if (rb < 1)
-		rb = 1;
-	if (rb > n)
-		rb = n;
-	double *buf = xaligned_calloc(rb * d, sizeof *buf);
-	const char *path = npz_reader_path(r);
-	int ret = -1;
-	for (size_t row = 0; row < n; ) {
-		size_t m = n - row < rb ? n - row : rb;
-		if (npz_reader_read_rows_f64(r, buf, m))
-			goto out;
-		for (size_t i = 0; i < m; i++) {
-			const double *x = buf + i * d;
-			if (check_row_f64(x, d, row + i, path, f->member))
-				goto out;
-			for (size_t j = 0; j < d; j++)
-				f->colsum[j] += x[j];
-			gram_acc_add(g, lab[row + i], x);
+	struct rowpipe *p = arg;
+	for (size_t row = 0, b = 0; row < p->n; b ^= 1) {
+		size_t m = p->n - row < p->rb ? p->n - row : p->rb;
+		pthread_mutex_lock(&p->mu);
+		while (p->full[b] && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		int stop = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			break;
+		int rc = p->f64 ? npz_reader_read_rows_f64(p->r, p->buf[b], m)
+				: npz_reader_read_rows_f32(p->r, p->buf[b], m);
+		pthread_mutex_lock(&p->mu);
+		if (rc) {
+			p->failed = 1;
+			p->msg = xstrdup(mp_errmsg());
+		} else {
+			p->first[b] = row;
+			p->rows[b] = m;
+			p->full[b] = 1;
 		}
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (rc)
+			break;
 		row += m;
-		progress("reading", row, n, show);
 	}
-	gram_acc_finish(g);
-	ret = 0;
-out:
-	free(buf);
+	return NULL;
+}
+
+static int read_blocks(struct npz_reader *r, size_t n, size_t d, int f64, size_t bytes,
+		       int (*consume)(void *ctx, const void *block, size_t first, size_t m),
+		       void *ctx)
+{
+	struct rowpipe p;
+	size_t esz = f64 ? sizeof(double) : sizeof(float);
+	pthread_t tid;
+	int ret = 0;
+
+	memset(&p, 0, sizeof p);
+	p.r = r;
+	p.n = n;
+	p.d = d;
+	p.f64 = f64;
+	p.rb = bytes / (d * esz);
+	if (p.rb < 1)
+		p.rb = 1;
+	if (p.rb > n)
+		p.rb = n;
+	if (!n)
+		return 0;
+	p.buf[0] = xaligned_calloc(p.rb * d, esz);
+	p.buf[1] = xaligned_calloc(p.rb * d, esz);
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	if (pthread_create(&tid, NULL, rowpipe_reader, &p))
+		die("cannot start a thread");
+	for (size_t row = 0, b = 0; row < n && !ret; b ^= 1) {
+		pthread_mutex_lock(&p.mu);
+		while (!p.full[b] && !p.failed)
+			pthread_cond_wait(&p.cv, &p.mu);
+		int full = p.full[b];
+		pthread_mutex_unlock(&p.mu);
+		if (!full) {
+			mp_error("%s", p.msg);
+			ret = -1;
+			break;
+		}
+		ret = consume(ctx, p.buf[b], p.first[b], p.rows[b]);
+		row += p.rows[b];
+		pthread_mutex_lock(&p.mu);
+		p.full[b] = 0;
+		if (ret)
+			p.stop = 1;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.mu);
+	}
+	pthread_join(tid, NULL);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	free(p.buf[0]);
+	free(p.buf[1]);
+	free(p.msg);
 	return ret;
 }
 
-/* Read N rows into rows (N, D) float32, grouped by class from start[c]. */
-static int read_dual(struct npz_reader *r, struct probe_fit *f, float *rows,
-		     const size_t *start, const int32_t *lab, int show)
+struct fit_read {
+	struct probe_fit *f;
+	struct gram_acc *g;        /* primal */
+	float *rows;               /* dual: (N, D) */
+	const size_t *start;       /* dual */
+	size_t *fill;              /* dual: (C) rows placed per class */
+	const int32_t *lab;
+	const char *path;
+	int show;
+};
+
+/* A block of rows into the scatter accumulator. */
+static int consume_primal(void *ctx, const void *block, size_t first, size_t m)
 {
-	size_t d = f->dim, n = f->rows;
-	size_t rb = READ_BYTES / (d * sizeof(float));
-	if (rb < 1)
-		rb = 1;
-	if (rb > n)
-		rb = n;
-	float *buf = xaligned_calloc(rb * d, sizeof *buf);
-	size_t *fill = xcalloc((size_t)f->classes, sizeof *fill);
-	const char *path = npz_reader_path(r);
-	int ret = -1;
-	for (size_t row = 0; row < n; ) {
-		size_t m = n - row < rb ? n - row : rb;
-		if (npz_reader_read_rows_f32(r, buf, m))
-			goto out;
-		for (size_t i = 0; i < m; i++) {
-			const float *x = buf + i * d;
-			int c = lab[row + i];
-			if (check_row_f32(x, d, row + i, path, f->member))
-				goto out;
-			for (size_t j = 0; j < d; j++)
-				f->colsum[j] += x[j];
-			memcpy(rows + (start[c] + fill[c]++) * d, x, d * sizeof *x);
-		}
-		row += m;
-		progress("reading", row, n, show);
+	struct fit_read *fr = ctx;
+	struct probe_fit *f = fr->f;
+	size_t d = f->dim;
+	for (size_t i = 0; i < m; i++) {
+		const double *x = (const double *)block + i * d;
+		if (check_row_f64(x, d, first + i, fr->path, f->member))
+			return -1;
+		for (size_t j = 0; j < d; j++)
+			f->colsum[j] += x[j];
+		gram_acc_add(fr->g, fr->lab[first + i], x);
 	}
-	ret = 0;
-out:
-	free(buf);
-	free(fill);
-	return ret;
+	progress("reading", first + m, f->rows, fr->show);
+	return 0;
+}
+
+/* A block of rows into their class's place in rows (N, D) float32. */
+static int consume_dual(void *ctx, const void *block, size_t first, size_t m)
+{
+	struct fit_read *fr = ctx;
+	struct probe_fit *f = fr->f;
+	size_t d = f->dim;
+	for (size_t i = 0; i < m; i++) {
+		const float *x = (const float *)block + i * d;
+		int c = fr->lab[first + i];
+		if (check_row_f32(x, d, first + i, fr->path, f->member))
+			return -1;
+		for (size_t j = 0; j < d; j++)
+			f->colsum[j] += x[j];
+		memcpy(fr->rows + (fr->start[c] + fr->fill[c]++) * d, x, d * sizeof *x);
+	}
+	progress("reading", first + m, f->rows, fr->show);
+	return 0;
 }
 
 int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts *o)
@@ -514,10 +599,12 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 	x.f = f;
 	x.o = o;
 	if (f->method == PROBE_PRIMAL) {
+		struct fit_read fr = { f, &g, NULL, NULL, NULL, lab, src, show };
 		gram_acc_init(&g, f->classes, f->dim);
 		x.g = &g;
-		if (read_primal(r, f, &g, lab, show))
+		if (read_blocks(r, f->rows, f->dim, 1, READ_BYTES, consume_primal, &fr))
 			goto out;
+		gram_acc_finish(&g);
 	} else {
 		start = xcalloc(C, sizeof *start);
 		for (size_t c = 1; c < C; c++)
@@ -525,7 +612,10 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 		rows = xaligned_calloc(f->rows * f->dim, sizeof *rows);
 		x.rows = rows;
 		x.start = start;
-		if (read_dual(r, f, rows, start, lab, show))
+		struct fit_read fr = { f, NULL, rows, start, xcalloc(C, sizeof(size_t)), lab, src, show };
+		int bad = read_blocks(r, f->rows, f->dim, 0, READ_BYTES, consume_dual, &fr);
+		free(fr.fill);
+		if (bad)
 			goto out;
 	}
 	/* The rest of the stream must be sound too. */
@@ -671,6 +761,26 @@ void probe_fit_warnings(const struct probe_fit *f)
 
 /* ---------------------------------------------------------------- predict */
 
+struct predict_read {
+	const struct probe_scorer *sc;
+	float *score;              /* (N, C) */
+	int32_t *pred;             /* (N) */
+	const char *path, *member;
+};
+
+static int consume_predict(void *ctx, const void *block, size_t first, size_t m)
+{
+	struct predict_read *pr = ctx;
+	const struct probe_scorer *sc = pr->sc;
+	const float *x = block;
+	for (size_t i = 0; i < m; i++)
+		if (check_row_f32(x + i * sc->dim, sc->dim, first + i, pr->path, pr->member))
+			return -1;
+	if (sc->score(sc->ctx, x, m, pr->score + first * (size_t)sc->classes, pr->pred + first))
+		return mp_error_prefix("%s", pr->path);
+	return 0;
+}
+
 struct label_count {
 	const char *name;
 	size_t n;
@@ -685,7 +795,7 @@ int probe_predict(const char *in, const char *out, int level,
 	struct meta m = META_INIT;
 	struct label_count lc[3] = { { "y", 0, 0 }, { "y_true", 0, 0 }, { "flipped", 0, 0 } };
 	int32_t *pred = NULL;
-	float *score = NULL, *buf = NULL;
+	float *score = NULL;
 	size_t n = 0, C = (size_t)sc->classes;
 	int rc, ret = -1, have = 0, meta_done = 0;
 	char member[8] = "";
@@ -764,25 +874,9 @@ int probe_predict(const char *in, const char *out, int level,
 		}
 		pred = xaligned_calloc(n ? n : 1, sizeof *pred);
 		score = xaligned_calloc(n * C > 0 ? n * C : 1, sizeof *score);
-		size_t rb = PREDICT_BYTES / (d * sizeof(float));
-		if (rb < 1)
-			rb = 1;
-		if (rb > n)
-			rb = n;
-		buf = xaligned_calloc(rb ? rb * d : 1, sizeof *buf);
-		for (size_t row = 0; row < n; ) {
-			size_t k = n - row < rb ? n - row : rb;
-			if (npz_reader_read_rows_f32(r, buf, k))
-				goto out;
-			for (size_t i = 0; i < k; i++)
-				if (check_row_f32(buf + i * d, d, row + i, src, name))
-					goto out;
-			if (sc->score(sc->ctx, buf, k, score + row * C, pred + row)) {
-				mp_error_prefix("%s", src);
-				goto out;
-			}
-			row += k;
-		}
+		struct predict_read pr = { sc, score, pred, src, name };
+		if (read_blocks(r, n, d, 0, PREDICT_BYTES, consume_predict, &pr))
+			goto out;
 	}
 	if (rc < 0)
 		goto out;
@@ -811,6 +905,5 @@ out:
 	meta_release(&m);
 	free(pred);
 	free(score);
-	free(buf);
 	return ret;
 }
