@@ -4,8 +4,9 @@
  * equivalent quadratic form Q_c = V_c^T V_c.
  *
  * Scoring: cos(theta_c) = |V_c x| / |x|. The projections of a block of rows
- * on every basis vector are one float32 GEMM (n, D) x (D, sum k), about
- * three times faster than the same in double. Each projection then carries
+ * on every basis vector are float32 GEMMs (n, D) x (D, sum k), about three
+ * times faster than the same in double, in tasks of up to 256 rows that
+ * the par_for pool runs in parallel. Each projection then carries
  * an error of at most e = (D + 2) u |x| / (1 - (D + 2) u), u = 2^-24 (the
  * float32 dot product of D terms, plus the rounding of the basis to
  * float32), so each cosine is within sqrt(k_c) e / |x| of its exact value.

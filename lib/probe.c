@@ -4,8 +4,12 @@
  * the streaming prediction loop that copies labels through and writes
  * `pred` and `score`.
  *
- * Fit, primal: rows are read in blocks as float64, checked, summed into
- * the column sums, and handed to the scatter accumulator (gram.c); then one
+ * Rows are read in blocks by a second thread (decompression and conversion
+ * overlap the arithmetic), checked for NaN and infinity, and summed into
+ * the column sums.
+ *
+ * Fit, primal: each block of float64 rows goes to the scatter accumulator
+ * (gram.c); then one
  * eigensolver task per class runs on the par_for pool (LAPACK itself
  * single-threaded in each), so classes are solved two at a time on two
  * cores, each exactly as it would be alone.
