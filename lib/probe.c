@@ -9,10 +9,9 @@
  * the column sums.
  *
  * Fit, primal: each block of float64 rows goes to the scatter accumulator
- * (gram.c); then one
- * eigensolver task per class runs on the par_for pool (LAPACK itself
- * single-threaded in each), so classes are solved two at a time on two
- * cores, each exactly as it would be alone.
+ * (gram.c); then one eigensolver task per class runs on the par_for pool
+ * (LAPACK itself single-threaded in each), so classes are solved two at a
+ * time on two cores, each exactly as it would be alone.
  *
  * Fit, dual: the rows are stored by class as float32 (the counts per class
  * are known from the labels before the rows arrive), and each class task
