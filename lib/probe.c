@@ -180,11 +180,14 @@ struct fit_ctx {
 };
 
 /* k_c for the eigenvalues w (n, descending) of class c: the rule's count,
- * capped at the number of directions its rows really span. */
+ * capped at the number of directions its rows really span (never more
+ * than D, even where a Gram matrix's rounding noise would say so). */
 static size_t choose_k(struct fit_ctx *x, int c, const double *w, size_t n)
 {
 	struct probe_fit *f = x->f;
 	size_t r = eig_rank(w, n), want;
+	if (r > f->dim)
+		r = f->dim;
 	if (x->o->components > 0)
 		want = (size_t)x->o->components;
 	else
@@ -320,8 +323,6 @@ static void solve_dual(void *ctx, size_t i)
 	if (eig_reduce(&e, g, n))
 		goto fail;
 	k = choose_k(x, c, e.w, n);
-	if (k > d) /* cannot happen: the rank is at most D */
-		k = d;
 	keep_values(x, c, e.w, k);
 	u = xaligned_calloc(k ? k * n : 1, sizeof *u);
 	if (eig_vectors(&e, k, u))
