@@ -21,6 +21,24 @@ void gemm1(int ta, int tb, int M, int N, int K, float alpha,
 	   const float *A, int lda, const float *B, int ldb,
 	   float beta, float *C, int ldc);
 
+/*
+ * Single-threaded kernels for the layers' own shapes (lib/gemm512.c):
+ * AVX-512 register-blocked loops where the CPU has it (OpenBLAS
+ * otherwise), with no packing, so that a product of 32 rows costs no more
+ * than its arithmetic. Callers split their work into tasks themselves.
+ *
+ * gemm_nn: C (M,N) = A (M,K) B (K,N), plus C when acc; A(m,k) is
+ *          A[m*rsa + k*csa] (either stride may be 1), B is row-major.
+ * gemm_nt: C (M,N) = A (M,K) B (N,K)^T, rows of A and B contiguous in K:
+ *          each element a dot product.
+ */
+void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
+	     const float *B, size_t ldb, float *C, size_t ldc, int acc);
+void gemm_nt(int M, int N, int K, const float *A, size_t lda,
+	     const float *B, size_t ldb, float *C, size_t ldc);
+/* 1 when the AVX-512 kernels are in use. */
+int gemm_has_avx512(void);
+
 /* Reference: plain loops with float accumulation, for tests. */
 void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
 		const float *A, int lda, const float *B, int ldb,

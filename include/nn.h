@@ -18,7 +18,9 @@
  *   weight or bias gradient are final, possibly from several threads at
  *   once for disjoint ranges, so an optimizer can update parameters while
  *   their gradient block is still in cache. The weights themselves are not
- *   read again by the layer after the hook for their rows was called.
+ *   read again by the layer after the hook for their rows was called. The
+ *   linear layer hands its weight gradient over with hook->fn_vals when
+ *   set, tile by tile, and never writes it to dweight.
  * - Work is spread over the thread pool (par.h) in shape-determined tasks:
  *   results do not depend on the thread count.
  * - *_naive functions are plain reference loops, for tests only.
@@ -30,8 +32,14 @@
 #include <stdint.h>
 
 struct nn_hook {
+	/* grad[0, n) of the gradient block is final. */
 	void (*fn)(void *ctx, float *grad, size_t n);
 	void *ctx;
+	/* Optional: the gradient of the n parameters whose gradient lives at
+	 * `at` in the gradient block is g[0, n), held elsewhere (a layer's
+	 * scratch tile still in cache): the gradient block itself is not
+	 * written. A layer may use this instead of fn when it is set. */
+	void (*fn_vals)(void *ctx, float *at, const float *g, size_t n);
 };
 
 /* ---- linear: out = in W^T + b ---- */
@@ -81,6 +89,12 @@ void relu_forward(float *out /* (n) */, const float *in /* (n) */, size_t n);
 /* din = dout where out > 0, else 0 (din may equal dout). */
 void relu_backward(float *din /* (n) */, const float *dout /* (n) */,
 		   const float *out /* (n) */, size_t n);
+
+/* Rows (rows, n) at stride ld: add b (n) if not NULL, then ReLU if relu. */
+void bias_relu_rows(float *out, const float *b, int rows, size_t n, size_t ld,
+		    int relu);
+/* dst[i] += src[i] */
+void vec_add(float *dst /* (n) */, const float *src /* (n) */, size_t n);
 
 /* ---- 2-D pooling (square windows, zero-free padding as PyTorch) ---- */
 

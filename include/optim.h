@@ -70,11 +70,15 @@ void optim_begin_step(struct optim *o);
 /* Update params[off, off+n) from grads[off, off+n). Thread-safe for
  * disjoint ranges. */
 void optim_update(struct optim *o, size_t off, size_t n);
+/* The same with the gradient values taken from g (n) instead of
+ * grads[off, off+n). */
+void optim_update_vals(struct optim *o, size_t off, const float *g, size_t n);
 /* begin + update of everything. */
 void optim_step(struct optim *o);
 
-/* An nn_hook that calls optim_update for the gradient range it is given
- * (the range is found from the pointer's offset in o->grads). */
+/* An nn_hook that calls optim_update (fn) or optim_update_vals (fn_vals)
+ * for the gradient range it is given (found from the pointer's offset in
+ * o->grads). */
 struct nn_hook optim_hook(struct optim *o);
 
 /* Plain-loop reference of one element's update, for tests. */

@@ -204,10 +204,9 @@ static int have_512(void)
 }
 #endif
 
-static void update_serial(struct optim *o, size_t off, size_t n)
+static void update_serial(struct optim *o, size_t off, const float *g, size_t n)
 {
 	float *p = o->params + off;
-	const float *g = o->grads + off;
 	size_t done = 0;
 	if (o->kind == OPTIM_SGD && optim_nslots(o) == 0) {
 		sgd_plain(p, g, n, o->c_lr);
@@ -232,6 +231,7 @@ static void update_serial(struct optim *o, size_t off, size_t n)
 struct upd_job {
 	struct optim *o;
 	size_t off, n, ntasks;
+	const float *g;
 };
 
 static void upd_task(void *ctx, size_t t)
@@ -239,18 +239,23 @@ static void upd_task(void *ctx, size_t t)
 	const struct upd_job *j = ctx;
 	size_t lo, hi;
 	par_range(j->n, j->ntasks, t, &lo, &hi);
-	update_serial(j->o, j->off + lo, hi - lo);
+	update_serial(j->o, j->off + lo, j->g + lo, hi - lo);
+}
+
+void optim_update_vals(struct optim *o, size_t off, const float *g, size_t n)
+{
+	MP_ASSERT(off <= o->n && n <= o->n - off);
+	if (n < 65536) {
+		update_serial(o, off, g, n);
+		return;
+	}
+	struct upd_job j = { o, off, n, par_ntasks(n, 32768), g };
+	par_for(j.ntasks, upd_task, &j);
 }
 
 void optim_update(struct optim *o, size_t off, size_t n)
 {
-	MP_ASSERT(off <= o->n && n <= o->n - off);
-	if (n < 65536) {
-		update_serial(o, off, n);
-		return;
-	}
-	struct upd_job j = { o, off, n, par_ntasks(n, 32768) };
-	par_for(j.ntasks, upd_task, &j);
+	optim_update_vals(o, off, o->grads + off, n);
 }
 
 void optim_step(struct optim *o)
@@ -266,9 +271,16 @@ static void hook_fn(void *ctx, float *grad, size_t n)
 	optim_update(o, (size_t)(grad - o->grads), n);
 }
 
+static void hook_vals(void *ctx, float *at, const float *g, size_t n)
+{
+	struct optim *o = ctx;
+	MP_ASSERT(at >= o->grads && at <= o->grads + o->n);
+	optim_update_vals(o, (size_t)(at - o->grads), g, n);
+}
+
 struct nn_hook optim_hook(struct optim *o)
 {
-	return (struct nn_hook){ hook_fn, o };
+	return (struct nn_hook){ hook_fn, o, hook_vals };
 }
 
 void optim_update_naive(struct optim *o, size_t off, size_t n)

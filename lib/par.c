@@ -2,38 +2,44 @@
  * par.c: the worker pool behind par_for, and the OpenBLAS core fix-up.
  *
  * The pool is built for many short parallel regions (a training step runs
- * a few dozen): workers spin briefly on a generation counter before
- * sleeping on a condition variable, and the caller takes tasks too.
+ * a few dozen) on machines that may be busy with other work: a job is
+ * published as a generation number with a task counter in one 64-bit
+ * word; threads claim tasks with compare-and-swap, so a worker that wakes
+ * late finds the job gone and claims nothing, and the caller, which takes
+ * tasks too, waits only for the tasks to be done, never for a descheduled
+ * worker to notice the job. Workers spin briefly before sleeping.
  */
 #include "par.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util.h"
 
-#define SPIN_ITERS 20000
+/* About 50-100 microseconds of pause instructions. */
+#define SPIN_ITERS 1000
 
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t start, done;
+	pthread_cond_t wake;
 	int nthreads;                   /* including the caller */
 	pthread_t *tids;
 	void (*fn)(void *, size_t);
 	void *ctx;
-	size_t ntasks;
-	atomic_size_t next;
-	atomic_int pending;             /* workers not yet finished this job */
-	atomic_uint gen;
-	int quit;
+	atomic_size_t ntasks;
+	_Atomic uint64_t claim;         /* generation << 32 | next task */
+	atomic_size_t done;             /* tasks of this generation done */
+	atomic_int sleepers;
+	atomic_int quit;
 } pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.start = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
 	.nthreads = 1,
 };
 
@@ -47,51 +53,65 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void take_tasks(void)
+static uint32_t gen_of(uint64_t v)
 {
-	size_t i;
+	return (uint32_t)(v >> 32);
+}
+
+/* Claim and run tasks of generation g until none is left. */
+static void take_tasks(uint32_t g)
+{
 	in_task = 1;
-	while ((i = atomic_fetch_add_explicit(&pool.next, 1,
-			memory_order_relaxed)) < pool.ntasks)
+	for (;;) {
+		uint64_t v = atomic_load_explicit(&pool.claim, memory_order_acquire);
+		if (gen_of(v) != g)
+			break;
+		size_t i = (uint32_t)v;
+		if (i >= atomic_load_explicit(&pool.ntasks, memory_order_relaxed))
+			break;
+		if (!atomic_compare_exchange_weak_explicit(&pool.claim, &v, v + 1,
+				memory_order_acq_rel, memory_order_relaxed))
+			continue;
+		/* The job cannot end before this task is done: fn and ctx
+		 * are this generation's. */
 		pool.fn(pool.ctx, i);
+		atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+	}
 	in_task = 0;
 }
 
 struct worker_arg {
-	unsigned gen;
+	uint32_t gen;
 	int id;
 };
 
 static void *worker(void *arg)
 {
 	struct worker_arg *wa = arg;
-	unsigned seen = wa->gen;
+	uint32_t seen = wa->gen;
 	self_id = wa->id;
 	free(wa);
 	for (;;) {
-		unsigned g;
+		uint32_t g;
 		int spins = 0;
-		while ((g = atomic_load_explicit(&pool.gen, memory_order_acquire)) == seen
-		       && spins < SPIN_ITERS) {
+		while ((g = gen_of(atomic_load_explicit(&pool.claim, memory_order_acquire))) == seen
+		       && spins < SPIN_ITERS && !atomic_load(&pool.quit)) {
 			cpu_relax();
 			spins++;
 		}
 		if (g == seen) {
 			pthread_mutex_lock(&pool.mu);
-			while ((g = atomic_load(&pool.gen)) == seen && !pool.quit)
-				pthread_cond_wait(&pool.start, &pool.mu);
+			atomic_fetch_add(&pool.sleepers, 1);
+			while ((g = gen_of(atomic_load(&pool.claim))) == seen
+			       && !atomic_load(&pool.quit))
+				pthread_cond_wait(&pool.wake, &pool.mu);
+			atomic_fetch_sub(&pool.sleepers, 1);
 			pthread_mutex_unlock(&pool.mu);
 		}
-		if (pool.quit)
+		if (atomic_load(&pool.quit))
 			return NULL;
 		seen = g;
-		take_tasks();
-		if (atomic_fetch_sub_explicit(&pool.pending, 1,
-				memory_order_acq_rel) == 1) {
-			pthread_mutex_lock(&pool.mu);
-			pthread_cond_signal(&pool.done);
-			pthread_mutex_unlock(&pool.mu);
-		}
+		take_tasks(g);
 	}
 }
 
@@ -100,15 +120,14 @@ static void pool_stop(void)
 	if (pool.nthreads <= 1)
 		return;
 	pthread_mutex_lock(&pool.mu);
-	pool.quit = 1;
-	atomic_fetch_add(&pool.gen, 1);
-	pthread_cond_broadcast(&pool.start);
+	atomic_store(&pool.quit, 1);
+	pthread_cond_broadcast(&pool.wake);
 	pthread_mutex_unlock(&pool.mu);
 	for (int i = 0; i < pool.nthreads - 1; i++)
 		pthread_join(pool.tids[i], NULL);
 	free(pool.tids);
 	pool.tids = NULL;
-	pool.quit = 0;
+	atomic_store(&pool.quit, 0);
 	pool.nthreads = 1;
 }
 
@@ -125,7 +144,7 @@ void par_init(int n)
 		return;
 	pool_stop();
 	pool.tids = xcalloc((size_t)n, sizeof *pool.tids);
-	unsigned g = atomic_load(&pool.gen);
+	uint32_t g = gen_of(atomic_load(&pool.claim));
 	for (int i = 0; i < n - 1; i++) {
 		struct worker_arg *wa = xmalloc(sizeof *wa);
 		wa->gen = g;
@@ -158,27 +177,27 @@ void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx)
 			fn(ctx, i);
 		return;
 	}
+	MP_ASSERT(ntasks < UINT32_MAX);
 	pool.fn = fn;
 	pool.ctx = ctx;
-	pool.ntasks = ntasks;
-	atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
-	atomic_store_explicit(&pool.pending, pool.nthreads - 1, memory_order_relaxed);
-	pthread_mutex_lock(&pool.mu);
-	atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
-	pthread_cond_broadcast(&pool.start);
-	pthread_mutex_unlock(&pool.mu);
-	take_tasks();
-	int spins = 0;
-	while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0
-	       && spins < SPIN_ITERS) {
-		cpu_relax();
-		spins++;
-	}
-	if (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) {
+	atomic_store_explicit(&pool.ntasks, ntasks, memory_order_relaxed);
+	atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+	uint32_t g = gen_of(atomic_load(&pool.claim)) + 1;
+	atomic_store_explicit(&pool.claim, (uint64_t)g << 32, memory_order_release);
+	if (atomic_load(&pool.sleepers) > 0) {
 		pthread_mutex_lock(&pool.mu);
-		while (atomic_load(&pool.pending) > 0)
-			pthread_cond_wait(&pool.done, &pool.mu);
+		pthread_cond_broadcast(&pool.wake);
 		pthread_mutex_unlock(&pool.mu);
+	}
+	take_tasks(g);
+	/* Tasks still running on other threads: spin, then let them have
+	 * the CPU if the machine is busy. */
+	for (int spins = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < ntasks;
+	     spins++) {
+		if (spins < SPIN_ITERS)
+			cpu_relax();
+		else
+			sched_yield();
 	}
 }
 
