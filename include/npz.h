@@ -8,7 +8,10 @@
  * Every failure (truncated archive, bad CRC, corrupt deflate data, a header
  * that lies about its size, an unsupported dtype) is an error whose message
  * names the member. A stream that ends without its zip central directory is
- * truncated, even when it ends exactly between two members.
+ * truncated, even when it ends exactly between two members. Two members
+ * of the same name are an error, and member names must agree with the zip
+ * central directory; both are checked when the end of the stream is read,
+ * so a tool must read its input to the end before it finishes its output.
  *
  *   struct npz_reader *r = npz_reader_open(path);   // "-" or NULL: stdin
  *   while ((rc = npz_reader_next(r)) > 0) {
