@@ -17,7 +17,9 @@
  * limit = max(FLOPs / sgemm rate, bytes that must move / bandwidth).
  * A benchmark, not a test.
  *
- *   build/bench/bench_train [THREADS]      (default: all CPUs)
+ *   build/bench/bench_train [THREADS [mlp|cnn|infer ...]]
+ *
+ * THREADS defaults to all CPUs; sections default to all.
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -260,27 +262,45 @@ static void inference(void)
 	free(x);
 }
 
+/* Sections named after THREADS on the command line, or all. */
+static int want(int argc, char **argv, const char *name)
+{
+	if (argc <= 2)
+		return 1;
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long threads = 0;
 	par_blas_reexec(argv);
 	mp_init(argc, argv);
 	if (argc > 1 && parse_long(argv[1], 0, 256, &threads))
-		die("usage: bench_train [THREADS]");
+		die("usage: bench_train [THREADS [mlp|cnn|infer ...]]");
 	par_init((int)threads);
 	rng_seed(&R, 1);
 	const char *e = getenv("MEMPROBE_BENCH_FULL");
 	int full = e && !strcmp(e, "1");
 
 	limits();
-	mlp_shapes();
-	printf("\nEpochs (60,000 samples%s)\n", full ? "" : ", extrapolated from a timed subset");
-	double tm = epoch("mlp", (struct shape){ 1, 28, 28 }, 32, OPTIM_SGD, 1e-3, 9600, full);
-	printf("%-34s targets: <= 12 s (stretch <= 8 s); now %.1f s\n", "", tm);
-	cnn_convs();
-	printf("\n");
-	epoch("cnn", (struct shape){ 1, 28, 28 }, 128, OPTIM_ADAM, 2e-4, 2560, full);
-	inference();
+	if (want(argc, argv, "mlp")) {
+		mlp_shapes();
+		printf("\nMLP epoch (60,000 samples%s)\n",
+		       full ? "" : ", extrapolated from a timed subset");
+		double tm = epoch("mlp", (struct shape){ 1, 28, 28 }, 32, OPTIM_SGD, 1e-3,
+				  9600, full);
+		printf("%-34s targets: <= 12 s (stretch <= 8 s); now %.1f s\n", "", tm);
+	}
+	if (want(argc, argv, "cnn")) {
+		cnn_convs();
+		printf("\n");
+		epoch("cnn", (struct shape){ 1, 28, 28 }, 128, OPTIM_ADAM, 2e-4, 2560, full);
+	}
+	if (want(argc, argv, "infer"))
+		inference();
 	mp_close_stdout();
 	return 0;
 }

@@ -40,6 +40,9 @@ struct nn_hook {
 	 * scratch tile still in cache): the gradient block itself is not
 	 * written. A layer may use this instead of fn when it is set. */
 	void (*fn_vals)(void *ctx, float *at, const float *g, size_t n);
+	/* Optional: the parameters whose gradient lives at `at` will be
+	 * updated soon (the optimizer may prefetch its state). */
+	void (*prefetch)(void *ctx, const float *at, size_t n);
 };
 
 /* ---- linear: out = in W^T + b ---- */
@@ -93,6 +96,11 @@ void relu_backward(float *din /* (n) */, const float *dout /* (n) */,
 /* Rows (rows, n) at stride ld: add b (n) if not NULL, then ReLU if relu. */
 void bias_relu_rows(float *out, const float *b, int rows, size_t n, size_t ld,
 		    int relu);
+/* dst = src + bias, then ReLU if relu. */
+void bias_relu_copy(float *dst /* (n) */, const float *src /* (n) */, size_t n,
+		    float bias, int relu);
+/* Sum in a fixed order (16 interleaved partial sums). */
+float vec_sum(const float *v /* (n) */, size_t n);
 /* dst[i] += src[i] */
 void vec_add(float *dst /* (n) */, const float *src /* (n) */, size_t n);
 

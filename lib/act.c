@@ -63,6 +63,33 @@ static size_t bias_relu_512(float *o, const float *b, size_t n, int relu)
 }
 
 __attribute__((target("avx512f")))
+static size_t copy_br_512(float *dst, const float *src, size_t n, float bias, int relu)
+{
+	size_t i = 0;
+	__m512 z = _mm512_setzero_ps(), b = _mm512_set1_ps(bias);
+	for (; i + 16 <= n; i += 16) {
+		__m512 v = _mm512_add_ps(_mm512_loadu_ps(src + i), b);
+		if (relu)
+			v = _mm512_max_ps(z, v);
+		_mm512_storeu_ps(dst + i, v);
+	}
+	return i;
+}
+
+__attribute__((target("avx512f")))
+static float sum_512(const float *v, size_t n)
+{
+	__m512 acc = _mm512_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		acc = _mm512_add_ps(acc, _mm512_loadu_ps(v + i));
+	if (i < n)
+		acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1),
+							       v + i));
+	return _mm512_reduce_add_ps(acc);
+}
+
+__attribute__((target("avx512f")))
 static size_t add_512(float *dst, const float *src, size_t n)
 {
 	size_t i = 0;
@@ -110,6 +137,35 @@ void bias_relu_rows(float *out, const float *b, int rows, size_t n, size_t ld,
 			o[i] = relu && v < 0.0f ? 0.0f : v;
 		}
 	}
+}
+
+void bias_relu_copy(float *dst, const float *src, size_t n, float bias, int relu)
+{
+	size_t i = 0;
+#ifdef ACT_X86
+	if (have_512())
+		i = copy_br_512(dst, src, n, bias, relu);
+#endif
+	for (; i < n; i++) {
+		float v = src[i] + bias;
+		dst[i] = relu && v < 0.0f ? 0.0f : v;
+	}
+}
+
+float vec_sum(const float *v, size_t n)
+{
+#ifdef ACT_X86
+	if (have_512())
+		return sum_512(v, n);
+#endif
+	/* The same order as the vector version: 16 lanes, then a tree. */
+	float lane[16] = { 0 };
+	for (size_t i = 0; i < n; i++)
+		lane[i % 16] += v[i];
+	for (int w = 8; w >= 1; w /= 2)
+		for (int k = 0; k < w; k++)
+			lane[k] += lane[k + w];
+	return lane[0];
 }
 
 void vec_add(float *dst, const float *src, size_t n)

@@ -63,6 +63,19 @@ size_t conv2d_scratch_floats(const struct conv2d_dims *d, int threads)
 	return (size_t)(threads < 1 ? 1 : threads) * per_thread(d) + part;
 }
 
+/* The output columns [*lo, *hi) whose input column ow*stride - pad + kw
+ * lies inside the image; the others read padding. */
+static void valid_cols(const struct conv2d_dims *d, int kw, int *lo, int *hi)
+{
+	int a = d->pad - kw, b = d->W - 1 + d->pad - kw;     /* ow*stride in [a, b] */
+	int l = a <= 0 ? 0 : (a + d->stride - 1) / d->stride;
+	int h = b < 0 ? 0 : b / d->stride + 1;
+	*lo = l < d->OW ? l : d->OW;
+	*hi = h < d->OW ? h : d->OW;
+	if (*hi < *lo)
+		*hi = *lo;
+}
+
 /* col (CKK, nb*OHW) from samples in (nb, C, H, W). */
 static void im2col(float *col, const float *in, int nb, const struct conv2d_dims *d)
 {
@@ -72,6 +85,8 @@ static void im2col(float *col, const float *in, int nb, const struct conv2d_dims
 		for (int kh = 0; kh < d->KH; kh++)
 			for (int kw = 0; kw < d->KW; kw++, row++) {
 				float *dst = col + row * ncols;
+				int lo, hi;
+				valid_cols(d, kw, &lo, &hi);
 				for (int g = 0; g < nb; g++) {
 					const float *src = in + ((size_t)g * d->C + c) * d->H * d->W;
 					for (int oh = 0; oh < d->OH; oh++) {
@@ -81,11 +96,14 @@ static void im2col(float *col, const float *in, int nb, const struct conv2d_dims
 							memset(o, 0, (size_t)d->OW * sizeof *o);
 							continue;
 						}
-						const float *s = src + (size_t)ih * d->W;
-						for (int ow = 0; ow < d->OW; ow++) {
-							int iw = ow * d->stride - d->pad + kw;
-							o[ow] = iw >= 0 && iw < d->W ? s[iw] : 0.0f;
-						}
+						const float *s = src + (size_t)ih * d->W - d->pad + kw;
+						memset(o, 0, (size_t)lo * sizeof *o);
+						if (d->stride == 1)
+							memcpy(o + lo, s + lo, (size_t)(hi - lo) * sizeof *o);
+						else
+							for (int ow = lo; ow < hi; ow++)
+								o[ow] = s[ow * d->stride];
+						memset(o + hi, 0, (size_t)(d->OW - hi) * sizeof *o);
 					}
 				}
 			}
@@ -101,6 +119,8 @@ static void col2im(float *din, const float *col, int nb, const struct conv2d_dim
 		for (int kh = 0; kh < d->KH; kh++)
 			for (int kw = 0; kw < d->KW; kw++, row++) {
 				const float *src = col + row * ncols;
+				int lo, hi;
+				valid_cols(d, kw, &lo, &hi);
 				for (int g = 0; g < nb; g++) {
 					float *dst = din + ((size_t)g * d->C + c) * d->H * d->W;
 					for (int oh = 0; oh < d->OH; oh++) {
@@ -108,12 +128,12 @@ static void col2im(float *din, const float *col, int nb, const struct conv2d_dim
 						if (ih < 0 || ih >= d->H)
 							continue;
 						const float *s = src + g * ohw + (size_t)oh * d->OW;
-						float *o = dst + (size_t)ih * d->W;
-						for (int ow = 0; ow < d->OW; ow++) {
-							int iw = ow * d->stride - d->pad + kw;
-							if (iw >= 0 && iw < d->W)
-								o[iw] += s[ow];
-						}
+						float *o = dst + (size_t)ih * d->W - d->pad + kw;
+						if (d->stride == 1)
+							vec_add(o + lo, s + lo, (size_t)(hi - lo));
+						else
+							for (int ow = lo; ow < hi; ow++)
+								o[ow * d->stride] += s[ow];
 					}
 				}
 			}
@@ -142,18 +162,13 @@ static void fwd_task(void *ctx, size_t g)
 	size_t chw = (size_t)d->C * d->H * d->W;
 	float *col = thread_col(j), *tmp = col + ckk(d) * (size_t)d->group * ohw;
 	im2col(col, j->in + (size_t)b0 * chw, nb, d);
-	gemm1(0, 0, d->OC, (int)ncols, (int)ckk(d), 1.0f, j->w, (int)ckk(d),
-	      col, (int)ncols, 0.0f, tmp, (int)ncols);
+	gemm_nn(d->OC, (int)ncols, (int)ckk(d), j->w, ckk(d), 1, col, ncols,
+		tmp, ncols, 0);
 	for (int s = 0; s < nb; s++)
-		for (int oc = 0; oc < d->OC; oc++) {
-			float *o = j->out + ((size_t)(b0 + s) * d->OC + oc) * ohw;
-			const float *t = tmp + (size_t)oc * ncols + s * ohw;
-			float bias = j->b ? j->b[oc] : 0.0f;
-			for (size_t p = 0; p < ohw; p++) {
-				float v = t[p] + bias;
-				o[p] = j->relu && v < 0.0f ? 0.0f : v;
-			}
-		}
+		for (int oc = 0; oc < d->OC; oc++)
+			bias_relu_copy(j->out + ((size_t)(b0 + s) * d->OC + oc) * ohw,
+				       tmp + (size_t)oc * ncols + s * ohw, ohw,
+				       j->b ? j->b[oc] : 0.0f, j->relu);
 }
 
 void conv2d_forward(float *out, const float *in, const float *w, const float *b,
@@ -184,25 +199,18 @@ static void bwd_task(void *ctx, size_t g)
 			const float *go = j->dout + at, *o = j->outv + at;
 			float *t = tmp + (size_t)oc * ncols + s * ohw;
 			if (j->relu)
-				for (size_t p = 0; p < ohw; p++)
-					t[p] = o[p] > 0.0f ? go[p] : 0.0f;
+				relu_backward(t, go, o, ohw);
 			else
 				memcpy(t, go, ohw * sizeof *t);
 		}
 	im2col(col, j->in + (size_t)b0 * chw, nb, d);
-	gemm1(0, 1, d->OC, (int)K, (int)ncols, 1.0f, tmp, (int)ncols, col,
-	      (int)ncols, 0.0f, dw, (int)K);
+	gemm_nt(d->OC, (int)K, (int)ncols, tmp, ncols, col, ncols, dw, K);
 	if (j->db || ngroups(d) > 1)
-		for (int oc = 0; oc < d->OC; oc++) {
-			const float *t = tmp + (size_t)oc * ncols;
-			float s = 0;
-			for (size_t p = 0; p < ncols; p++)
-				s += t[p];
-			db[oc] = s;
-		}
+		for (int oc = 0; oc < d->OC; oc++)
+			db[oc] = vec_sum(tmp + (size_t)oc * ncols, ncols);
 	if (j->din) {
-		gemm1(1, 0, (int)K, (int)ncols, d->OC, 1.0f, j->w, (int)K, tmp,
-		      (int)ncols, 0.0f, col, (int)ncols);
+		gemm_nn((int)K, (int)ncols, d->OC, j->w, 1, K, tmp, ncols, col,
+			ncols, 0);
 		col2im(j->din + (size_t)b0 * chw, col, nb, d);
 	}
 }

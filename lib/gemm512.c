@@ -15,6 +15,9 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <stdlib.h>
+
+#include "util.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -52,8 +55,9 @@ static inline __mmask16 tail_mask(int n)
 }
 
 __attribute__((target("avx512f")))
-static void nn_tile(int K, const float *const *ar, size_t csa, const float *B,
-		    size_t ldb, float *C, size_t ldc, int mr, int nr, int acc)
+static void nn_tile(int K, const float *const *ar, size_t csa,
+		    const float *const *brow, size_t n0, float *C, size_t ldc,
+		    int mr, int nr, int acc)
 {
 	__m512 c[NN_MR][NN_NV];
 	__mmask16 mk[NN_NV];
@@ -69,7 +73,7 @@ static void nn_tile(int K, const float *const *ar, size_t csa, const float *B,
 	const float *a4 = ar[4], *a5 = ar[5], *a6 = ar[6], *a7 = ar[7];
 	if (nr == NN_NR) {
 		for (int k = 0; k < K; k++) {
-			const float *b = B + (size_t)k * ldb;
+			const float *b = brow[k] + n0;
 			size_t o = (size_t)k * csa;
 			__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 			__m512 b2 = _mm512_loadu_ps(b + 32), a;
@@ -82,7 +86,7 @@ static void nn_tile(int K, const float *const *ar, size_t csa, const float *B,
 		}
 	} else {
 		for (int k = 0; k < K; k++) {
-			const float *b = B + (size_t)k * ldb;
+			const float *b = brow[k] + n0;
 			size_t o = (size_t)k * csa;
 			__m512 b0 = _mm512_maskz_loadu_ps(mk[0], b);
 			__m512 b1 = _mm512_maskz_loadu_ps(mk[1], b + 16);
@@ -165,8 +169,22 @@ static void nt_tile(int K, const float *const *ar, const float *const *br,
 }
 #endif
 
-void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
-	     const float *B, size_t ldb, float *C, size_t ldc, int acc)
+/* A thread's table of row pointers for gemm_nn's B. */
+static _Thread_local const float **rowtab;
+static _Thread_local size_t rowtab_cap;
+
+static const float **row_table(size_t n)
+{
+	if (n > rowtab_cap) {
+		free(rowtab);
+		rowtab = xmallocarray(n, sizeof *rowtab);
+		rowtab_cap = n;
+	}
+	return rowtab;
+}
+
+void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
+		  const float *const *brow, float *C, size_t ldc, int acc)
 {
 	if (M <= 0 || N <= 0)
 		return;
@@ -185,9 +203,32 @@ void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 			int mr = M - m0 < NN_MR ? M - m0 : NN_MR;
 			for (int r = 0; r < NN_MR; r++)
 				ar[r] = A + (size_t)(m0 + (r < mr ? r : mr - 1)) * rsa;
-			nn_tile(K, ar, csa, B + n0, ldb, C + (size_t)m0 * ldc + n0,
+			nn_tile(K, ar, csa, brow, (size_t)n0, C + (size_t)m0 * ldc + n0,
 				ldc, mr, nr, acc);
 		}
+		return;
+	}
+#endif
+	for (int m = 0; m < M; m++)
+		for (int n = 0; n < N; n++) {
+			float v = 0;
+			for (int k = 0; k < K; k++)
+				v += A[(size_t)m * rsa + (size_t)k * csa] * brow[k][n];
+			C[(size_t)m * ldc + n] = acc ? C[(size_t)m * ldc + n] + v : v;
+		}
+}
+
+void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
+	     const float *B, size_t ldb, float *C, size_t ldc, int acc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+#ifdef GEMM_X86
+	if (gemm_has_avx512()) {
+		const float **brow = row_table((size_t)(K > 0 ? K : 1));
+		for (int k = 0; k < K; k++)
+			brow[k] = B + (size_t)k * ldb;
+		gemm_nn_rows(M, N, K, A, rsa, csa, brow, C, ldc, acc);
 		return;
 	}
 #endif
@@ -198,8 +239,20 @@ void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 		    C, (int)ldc);
 }
 
-void gemm_nt(int M, int N, int K, const float *A, size_t lda,
-	     const float *B, size_t ldb, float *C, size_t ldc)
+void gemm_prefetch(const void *p, size_t bytes)
+{
+#ifdef GEMM_X86
+	const char *c = p;
+	for (size_t i = 0; i < bytes; i += 64)
+		_mm_prefetch(c + i, _MM_HINT_T1);
+#else
+	(void)p;
+	(void)bytes;
+#endif
+}
+
+void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
+		  const float *const *brow, float *C, size_t ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
@@ -210,8 +263,16 @@ void gemm_nt(int M, int N, int K, const float *A, size_t lda,
 			int mce = M - mc < NT_MC ? M : mc + NT_MC;
 			for (int n0 = 0; n0 < N; n0 += NT_NR) {
 				int nr = N - n0 < NT_NR ? N - n0 : NT_NR;
+				/* The next rows of B (streamed from memory once,
+				 * used by every row block of A) on their way. */
+				if (n0 + NT_NR < N) {
+					int nn = N - n0 - NT_NR < NT_NR ? N - n0 - NT_NR : NT_NR;
+					for (int j = 0; j < nn; j++)
+						gemm_prefetch(brow[n0 + NT_NR + j],
+							      (size_t)K * sizeof(float));
+				}
 				for (int j = 0; j < NT_NR; j++)
-					br[j] = B + (size_t)(n0 + (j < nr ? j : nr - 1)) * ldb;
+					br[j] = brow[n0 + (j < nr ? j : nr - 1)];
 				for (int m0 = mc; m0 < mce; m0 += NT_MR) {
 					int mr = mce - m0 < NT_MR ? mce - m0 : NT_MR;
 					for (int r = 0; r < NT_MR; r++)
@@ -220,6 +281,29 @@ void gemm_nt(int M, int N, int K, const float *A, size_t lda,
 				}
 			}
 		}
+		return;
+	}
+#endif
+	for (int m = 0; m < M; m++)
+		for (int n = 0; n < N; n++) {
+			float v = 0;
+			for (int k = 0; k < K; k++)
+				v += A[(size_t)m * lda + k] * brow[n][k];
+			C[(size_t)m * ldc + n] = v;
+		}
+}
+
+void gemm_nt(int M, int N, int K, const float *A, size_t lda,
+	     const float *B, size_t ldb, float *C, size_t ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+#ifdef GEMM_X86
+	if (gemm_has_avx512()) {
+		const float **brow = row_table((size_t)N);
+		for (int n = 0; n < N; n++)
+			brow[n] = B + (size_t)n * ldb;
+		gemm_nt_rows(M, N, K, A, lda, brow, C, ldc);
 		return;
 	}
 #endif
