@@ -161,21 +161,6 @@ fail:
 	return -1;
 }
 
-/* |V_c x| in double for one row xd (D) of norm > 0. */
-static double cos_exact(const struct masc_probe *p, int c, const double *xd,
-			double norm, double *tmp)
-{
-	size_t k = (size_t)p->k[c];
-	if (!k)
-		return 0;
-	cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)k, (int)p->dim, 1.0,
-		    p->basis + p->off[c] * p->dim, (int)p->dim, xd, 1, 0.0, tmp, 1);
-	double ss = 0;
-	for (size_t j = 0; j < k; j++)
-		ss += tmp[j] * tmp[j];
-	return sqrt(ss) / norm;
-}
-
 struct score_job {
 	const struct masc_probe *p;
 	const float *x;          /* (n, D) */
@@ -186,17 +171,23 @@ struct score_job {
 	size_t kmax;
 };
 
-/* Rows [t*sb, t*sb + sb) of a score_job: one task of the par_for pool. */
+/* Rows [t*sb, t*sb + sb) of a score_job: one task of the par_for pool.
+ * First every cosine from the float32 projections; then, for the rows
+ * where another class comes within the error bounds of the best, the
+ * cosines of those candidate classes again in double, class by class with
+ * one dgemm over the rows that need it (the basis is read once per task,
+ * not once per row). */
 static void score_rows(void *ctx, size_t t)
 {
 	const struct score_job *j = ctx;
 	const struct masc_probe *p = j->p;
 	size_t C = (size_t)p->classes, D = p->dim, K = p->off[C];
 	size_t r0 = t * j->sb, m = j->n - r0 < j->sb ? j->n - r0 : j->sb;
-	float *proj = xaligned_calloc(m * K > 0 ? m * K : 1, sizeof *proj);
-	double *cs = xcalloc(C, sizeof *cs), *xd = xcalloc(D, sizeof *xd);
-	double *tmp = xcalloc(j->kmax ? j->kmax : 1, sizeof *tmp);
 	const double *err = j->err;
+	float *proj = xaligned_calloc(m * K > 0 ? m * K : 1, sizeof *proj);
+	double *cs = xcalloc(m * C, sizeof *cs), *norm = xcalloc(m, sizeof *norm);
+	unsigned char *cand = xcalloc(m * C, 1);
+	size_t *rows = xcalloc(m, sizeof *rows), nref = 0;
 
 	if (K)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)D,
@@ -204,50 +195,80 @@ static void score_rows(void *ctx, size_t t)
 			    (int)K);
 	for (size_t i = 0; i < m; i++) {
 		const float *xi = j->x + (r0 + i) * D;
-		float *si = j->score + (r0 + i) * C;
-		double nn = 0;
+		double nn = 0, *ci = cs + i * C;
 		for (size_t k = 0; k < D; k++)
 			nn += (double)xi[k] * xi[k];
-		if (nn == 0 || !K) {
-			memset(si, 0, C * sizeof *si);
-			j->pred[r0 + i] = 0;
-			continue;
-		}
-		double norm = sqrt(nn);
+		norm[i] = sqrt(nn);
+		if (nn == 0 || !K)
+			continue;                /* cosines 0, class 0 */
 		const float *pi = proj + i * K;
 		size_t best = 0;
 		for (size_t c = 0; c < C; c++) {
 			double ss = 0;
 			for (size_t k = p->off[c]; k < p->off[c + 1]; k++)
 				ss += (double)pi[k] * pi[k];
-			cs[c] = sqrt(ss) / norm;
-			if (cs[c] > cs[best])
+			ci[c] = sqrt(ss) / norm[i];
+			if (ci[c] > ci[best])
 				best = c;
 		}
+		double lo = ci[best] - err[best];
 		int close = 0;
 		for (size_t c = 0; c < C; c++)
-			if (c != best && cs[c] + err[c] >= cs[best] - err[best])
-				close = 1;
+			if (c != best && ci[c] + err[c] >= lo)
+				close = cand[i * C + c] = 1;
 		if (close) {
-			double lo = cs[best] - err[best];
-			for (size_t k = 0; k < D; k++)
-				xd[k] = xi[k];
-			for (size_t c = 0; c < C; c++)
-				if (c == best || cs[c] + err[c] >= lo)
-					cs[c] = cos_exact(p, (int)c, xd, norm, tmp);
-			best = 0;
-			for (size_t c = 1; c < C; c++)
-				if (cs[c] > cs[best])
-					best = c;
+			cand[i * C + best] = 1;
+			rows[nref++] = i;
 		}
-		for (size_t c = 0; c < C; c++)
-			si[c] = (float)cs[c];
+	}
+	if (nref) {
+		double *xd = xaligned_calloc(nref * D, sizeof *xd);
+		double *pr = xaligned_calloc(nref * (j->kmax ? j->kmax : 1), sizeof *pr);
+		size_t *sel = xcalloc(nref, sizeof *sel);
+		for (size_t c = 0; c < C; c++) {
+			size_t ns = 0, k = (size_t)p->k[c];
+			for (size_t r = 0; r < nref; r++)
+				if (cand[rows[r] * C + c]) {
+					const float *xi = j->x + (r0 + rows[r]) * D;
+					for (size_t q = 0; q < D; q++)
+						xd[ns * D + q] = xi[q];
+					sel[ns++] = rows[r];
+				}
+			if (!ns)
+				continue;
+			if (k)
+				cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, (int)k,
+					    (int)D, 1.0, xd, (int)D, p->basis + p->off[c] * D,
+					    (int)D, 0.0, pr, (int)k);
+			for (size_t r = 0; r < ns; r++) {
+				double ss = 0;
+				for (size_t q = 0; q < k; q++)
+					ss += pr[r * k + q] * pr[r * k + q];
+				cs[sel[r] * C + c] = sqrt(ss) / norm[sel[r]];
+			}
+		}
+		free(xd);
+		free(pr);
+		free(sel);
+	}
+	/* Non-candidates cannot beat the best candidate's exact cosine, so
+	 * the argmax over all is the double-precision one. */
+	for (size_t i = 0; i < m; i++) {
+		const double *ci = cs + i * C;
+		float *si = j->score + (r0 + i) * C;
+		size_t best = 0;
+		for (size_t c = 0; c < C; c++) {
+			si[c] = (float)ci[c];
+			if (ci[c] > ci[best])
+				best = c;
+		}
 		j->pred[r0 + i] = (int32_t)best;
 	}
 	free(proj);
 	free(cs);
-	free(xd);
-	free(tmp);
+	free(norm);
+	free(cand);
+	free(rows);
 }
 
 int masc_score(void *ctx, const float *x, size_t n, float *score, int32_t *pred)
