@@ -64,7 +64,9 @@ struct conv2d_dims {
 	int B, C, H, W;         /* input */
 	int OC, KH, KW, stride, pad;
 	int OH, OW;             /* output, from the above */
-	int group;              /* samples per im2col block (from the shape) */
+	int group;              /* samples per block (from the shape) */
+	int implicit;           /* stride 1: shifted views of a padded copy
+				 * instead of im2col (from the shape) */
 };
 
 /* Fill d; -1 with a message when the output would be empty or sizes

@@ -31,6 +31,11 @@ static size_t relu_fwd_512(float *out, const float *in, size_t n)
 	__m512 z = _mm512_setzero_ps();
 	for (; i + 16 <= n; i += 16)
 		_mm512_storeu_ps(out + i, _mm512_max_ps(z, _mm512_loadu_ps(in + i)));
+	if (i < n) {
+		__mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(out + i, t, _mm512_max_ps(z, _mm512_maskz_loadu_ps(t, in + i)));
+		i = n;
+	}
 	return i;
 }
 
@@ -42,6 +47,14 @@ static size_t relu_bwd_512(float *din, const float *dout, const float *out, size
 	for (; i + 16 <= n; i += 16) {
 		__mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(out + i), z, _CMP_GT_OQ);
 		_mm512_storeu_ps(din + i, _mm512_maskz_mov_ps(m, _mm512_loadu_ps(dout + i)));
+	}
+	if (i < n) {
+		__mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+		__mmask16 m = _mm512_mask_cmp_ps_mask(t, _mm512_maskz_loadu_ps(t, out + i), z,
+						      _CMP_GT_OQ);
+		_mm512_mask_storeu_ps(din + i, t,
+				      _mm512_maskz_mov_ps(m, _mm512_maskz_loadu_ps(t, dout + i)));
+		i = n;
 	}
 	return i;
 }
@@ -73,6 +86,14 @@ static size_t copy_br_512(float *dst, const float *src, size_t n, float bias, in
 			v = _mm512_max_ps(z, v);
 		_mm512_storeu_ps(dst + i, v);
 	}
+	if (i < n) {
+		__mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+		__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(t, src + i), b);
+		if (relu)
+			v = _mm512_max_ps(z, v);
+		_mm512_mask_storeu_ps(dst + i, t, v);
+		i = n;
+	}
 	return i;
 }
 
@@ -96,6 +117,12 @@ static size_t add_512(float *dst, const float *src, size_t n)
 	for (; i + 16 <= n; i += 16)
 		_mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i),
 							_mm512_loadu_ps(src + i)));
+	if (i < n) {
+		__mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(dst + i, t, _mm512_add_ps(_mm512_maskz_loadu_ps(t, dst + i),
+								 _mm512_maskz_loadu_ps(t, src + i)));
+		i = n;
+	}
 	return i;
 }
 #endif

@@ -65,19 +65,18 @@ static void max_fwd_task(void *ctx, size_t t)
 				w0 = w0 < 0 ? 0 : w0;
 				h1 = h1 > d->H ? d->H : h1;
 				w1 = w1 > d->W ? d->W : w1;
+				/* Selects, not branches (the maximum's position is
+				 * unpredictable): the first maximum wins, a NaN
+				 * wins over numbers (the last NaN, as PyTorch). */
 				int best = h0 * d->W + w0;
 				float m = -INFINITY;
 				for (int h = h0; h < h1; h++)
 					for (int w = w0; w < w1; w++) {
 						float v = in[h * d->W + w];
-						if (v > m || isnan(v)) {
-							m = v;
-							best = h * d->W + w;
-							if (isnan(v))
-								goto done;
-						}
+						int take = (v > m) | (v != v);
+						m = take ? v : m;
+						best = take ? h * d->W + w : best;
 					}
-done:
 				out[oh * d->OW + ow] = in[best];
 				arg[oh * d->OW + ow] = best;
 			}

@@ -224,11 +224,17 @@ static void conv_f(double *out, void *ctx)
 	conv_ref(out, x->in, x->w, x->b, x->d, x->relu);
 }
 
-static void check_conv(int B, int C, int H, int W, int OC, int K, int stride,
-		       int pad, int relu, int bias)
+/* path: -1 as conv2d_dims_init chooses, 0 im2col, 1 implicit (stride 1);
+ * group > 0 overrides the samples per block. */
+static void check_conv_path(int B, int C, int H, int W, int OC, int K, int stride,
+			    int pad, int relu, int bias, int path, int group)
 {
 	struct conv2d_dims d;
 	CHECK(conv2d_dims_init(&d, B, C, H, W, OC, K, K, stride, pad) == 0);
+	if (path >= 0)
+		d.implicit = path;
+	if (group > 0)
+		d.group = group;
 	size_t nin = (size_t)B * C * H * W, nw = (size_t)OC * C * K * K;
 	size_t nout = (size_t)B * OC * d.OH * d.OW;
 	float *in = xmalloc(nin * 4), *w = xmalloc(nw * 4), *b = xmalloc(OC * 4);
@@ -255,6 +261,24 @@ static void check_conv(int B, int C, int H, int W, int OC, int K, int stride,
 		CHECK(gradcheck("db", db, x.b, OC, conv_f, &x, ref, r, nout));
 	free(in); free(w); free(b); free(out); free(r); free(dout); free(din);
 	free(dw); free(db); free(scratch); free(ref); free(x.in); free(x.w); free(x.b);
+}
+
+static void check_conv(int B, int C, int H, int W, int OC, int K, int stride,
+		       int pad, int relu, int bias)
+{
+	check_conv_path(B, C, H, W, OC, K, stride, pad, relu, bias, -1, 0);
+}
+
+TEST(conv_implicit_paths)
+{
+	/* The same shapes through both constructions, one and several
+	 * blocks of samples, odd kernels, padding 0 to 2, not square. */
+	check_conv_path(3, 2, 9, 7, 3, 3, 1, 1, 1, 1, 1, 2);
+	check_conv_path(3, 2, 9, 7, 3, 3, 1, 1, 1, 1, 0, 2);
+	check_conv_path(4, 3, 11, 8, 5, 5, 1, 2, 0, 1, 1, 3);
+	check_conv_path(2, 4, 6, 6, 2, 3, 1, 0, 1, 0, 1, 1);
+	check_conv_path(5, 1, 7, 7, 4, 1, 1, 0, 0, 1, 1, 2);
+	check_conv_path(2, 3, 5, 9, 2, 5, 1, 1, 1, 1, 1, 1);
 }
 
 TEST(conv_3x3_pad1)
@@ -517,6 +541,7 @@ int main(void)
 	RUN(conv_11x11_stride4);
 	RUN(conv_1x1);
 	RUN(conv_bad_dims);
+	RUN(conv_implicit_paths);
 	RUN(maxpool_2x2);
 	RUN(maxpool_odd_floor);
 	RUN(maxpool_3x3_s2_p1);
