@@ -3,11 +3,15 @@
  * accumulated from a stream of rows (gram.c), and a symmetric eigensolver
  * that computes every eigenvalue but only the eigenvectors kept (eig.c).
  *
- * Scatter (primal): S_c = X_c^T X_c (D, D), summed in double precision a
- * block of rows at a time with dsyrk/dgemm on tiles, the tiles of one
- * update spread over the par_for pool. Row order within a class and tile
- * boundaries depend on the data and D only, so S_c is bit-identical
- * whatever the thread count.
+ * Scatter (primal): S_c = X_c^T X_c (D, D), summed in double precision
+ * GRAM_BLOCK rows at a time. Each class fills a buffer of rows; a full
+ * buffer waits in a queue, and the queue is folded in (one dsyrk per
+ * buffer) by the par_for pool, the classes in parallel. With fewer than
+ * GRAM_TILED_BELOW classes, a full buffer is folded in at once instead,
+ * its update split into tiles of the triangle run in parallel. Either
+ * way each S_c receives its rows in stream order, in updates whose shapes
+ * depend only on the data, C and D: S_c is bit-identical whatever the
+ * thread count.
  *
  * Matrices are row-major with the upper triangle (i <= j) meaningful; to
  * LAPACK (column-major) that is the lower triangle, uplo 'L'.
@@ -31,16 +35,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Rows buffered per class before they are folded into S_c. */
-#define GRAM_BLOCK 256
+/* Rows per buffer; buffers queued before the queue is folded in; below
+ * this many classes, tiles instead of classes run in parallel. */
+#define GRAM_BLOCK 512
+#define GRAM_QUEUE 4
+#define GRAM_TILED_BELOW 4
+
+struct gram_fold {
+	int c;                   /* class */
+	int b;                   /* buffer */
+	size_t rows;
+};
 
 struct gram_acc {
 	int classes;             /* C */
 	size_t dim;              /* D */
 	double *s;               /* (C, D, D) upper triangles of S_c */
-	double *pend;            /* (C, GRAM_BLOCK, D) rows not yet folded in */
-	size_t *npend;           /* (C) */
-	size_t tile;             /* side of the tiles of one update */
+	double *buf;             /* (nbuf, GRAM_BLOCK, D) rows not yet folded in */
+	int nbuf;
+	int *cur;                /* (C) the buffer each class fills, or -1 */
+	size_t *fill;            /* (C) rows in it */
+	int *freebuf, nfree;     /* (nbuf) buffers not in use */
+	struct gram_fold *queue; /* (nbuf) full buffers, in order */
+	int nq;
+	size_t tile;             /* > 0: tiled mode, tiles of this side */
 };
 
 /* Bytes gram_acc_init allocates for C classes of width D (for the choice

@@ -2,14 +2,18 @@
  * gram.c: per-class scatter matrices S_c = X_c^T X_c, accumulated in
  * double precision from rows that arrive one at a time in any class order.
  *
- * Rows wait in a per-class buffer of GRAM_BLOCK rows; a full buffer P is
- * folded in with one rank-GRAM_BLOCK update S_c += P^T P, split into tiles
- * of the upper triangle (dsyrk on the diagonal tiles, dgemm off it) that the
- * par_for pool runs in parallel. The float32 rows are converted to double
- * before the products: every product of two float32 values is exact in
- * double, so the only rounding is in the sums, as in a plain dsyrk on the
- * whole class. Memory: C*D^2 doubles for the matrices plus C*GRAM_BLOCK*D
- * for the buffers, whatever the number of rows.
+ * Rows are copied into a buffer of GRAM_BLOCK rows of their class. A full
+ * buffer goes to a queue; when no buffer is free, the queue is flushed:
+ * one task per class present, each folding its buffers in order with one
+ * single-threaded dsyrk per buffer (S_c += P^T P), the classes in parallel
+ * on the par_for pool. With fewer than GRAM_TILED_BELOW classes there is
+ * too little to share that way, and a full buffer is folded at once, its
+ * update split into tiles of the upper triangle (dsyrk on the diagonal,
+ * dgemm off it) run in parallel. The float32 rows were converted to double
+ * before: every product of two float32 values is exact in double, so the
+ * only rounding is in the sums, as in a plain dsyrk on the whole class.
+ * Memory: C*D^2 doubles for the matrices plus (C + GRAM_QUEUE) buffers of
+ * GRAM_BLOCK*D doubles, whatever the number of rows.
  */
 #include "gram.h"
 
@@ -21,14 +25,26 @@
 #include "util.h"
 
 /* Tiles of about this side: big enough for dgemm to run near its peak,
- * small enough to give two threads ten or more tasks at D = 784. */
-#define GRAM_TILE 256
+ * and for D = 784 two blocks: three tasks of equal work for two threads. */
+#define GRAM_TILE 512
+
+static int tiled(int classes, size_t dim)
+{
+	return classes < GRAM_TILED_BELOW && dim > GRAM_TILE;
+}
+
+/* Tiled: one buffer per class, folded in as soon as it is full. Queued:
+ * GRAM_QUEUE more, so that full buffers can wait for the next flush. */
+static int nbuffers(int classes, size_t dim)
+{
+	return tiled(classes, dim) ? classes : classes + GRAM_QUEUE;
+}
 
 int gram_acc_bytes(int classes, size_t dim, size_t *bytes)
 {
 	size_t a, b;
 	if (mp_mul_size(dim, dim, &a) || mp_mul_size(a, (size_t)classes, &a) ||
-	    mp_mul_size(dim, (size_t)classes * GRAM_BLOCK, &b) ||
+	    mp_mul_size(dim, (size_t)nbuffers(classes, dim) * GRAM_BLOCK, &b) ||
 	    a + b < a || mp_mul_size(a + b, sizeof(double), bytes))
 		return -1;
 	return 0;
@@ -43,9 +59,17 @@ void gram_acc_init(struct gram_acc *g, int classes, size_t dim)
 	if (gram_acc_bytes(classes, dim, &n))
 		die("scatter matrices of %d classes x %zu^2 overflow memory sizes", classes, dim);
 	g->s = xaligned_calloc((size_t)classes * dim * dim, sizeof *g->s);
-	g->pend = xaligned_calloc((size_t)classes * GRAM_BLOCK * dim, sizeof *g->pend);
-	g->npend = xcalloc((size_t)classes, sizeof *g->npend);
-	if (dim > GRAM_TILE) {
+	g->nbuf = nbuffers(classes, dim);
+	g->buf = xaligned_calloc((size_t)g->nbuf * GRAM_BLOCK * dim, sizeof *g->buf);
+	g->cur = xmallocarray((size_t)classes, sizeof *g->cur);
+	g->fill = xcalloc((size_t)classes, sizeof *g->fill);
+	g->freebuf = xmallocarray((size_t)g->nbuf, sizeof *g->freebuf);
+	g->queue = xcalloc((size_t)g->nbuf, sizeof *g->queue);
+	for (int c = 0; c < classes; c++)
+		g->cur[c] = -1;
+	for (int b = g->nbuf - 1; b >= 0; b--)
+		g->freebuf[g->nfree++] = b;
+	if (tiled(classes, dim)) {
 		size_t nb = (dim + GRAM_TILE - 1) / GRAM_TILE;
 		g->tile = (dim + nb - 1) / nb;
 	}
@@ -56,36 +80,98 @@ double *gram_acc_scatter(const struct gram_acc *g, int c)
 	return g->s + (size_t)c * g->dim * g->dim;
 }
 
-static void fold(struct gram_acc *g, int c)
+static double *buffer(const struct gram_acc *g, int b)
 {
-	if (!g->npend[c])
+	return g->buf + (size_t)b * GRAM_BLOCK * g->dim;
+}
+
+/* One task of a flush: every queued buffer of the task's class, in order,
+ * folded in with a single-threaded dsyrk each. */
+struct flush_job {
+	struct gram_acc *g;
+	int *cls;                /* the distinct classes of the queue */
+};
+
+static void flush_class(void *ctx, size_t i)
+{
+	struct flush_job *j = ctx;
+	struct gram_acc *g = j->g;
+	int c = j->cls[i];
+	for (int q = 0; q < g->nq; q++)
+		if (g->queue[q].c == c)
+			gram_syrk_update(gram_acc_scatter(g, c), buffer(g, g->queue[q].b),
+					 g->queue[q].rows, g->dim, 0);
+}
+
+static void flush(struct gram_acc *g)
+{
+	if (!g->nq)
 		return;
-	gram_syrk_update(gram_acc_scatter(g, c),
-			 g->pend + (size_t)c * GRAM_BLOCK * g->dim,
-			 g->npend[c], g->dim, g->tile);
-	g->npend[c] = 0;
+	int *cls = xmallocarray((size_t)g->nq, sizeof *cls), n = 0;
+	for (int q = 0; q < g->nq; q++) {
+		int seen = 0;
+		for (int i = 0; i < n; i++)
+			seen |= cls[i] == g->queue[q].c;
+		if (!seen)
+			cls[n++] = g->queue[q].c;
+	}
+	struct flush_job j = { g, cls };
+	par_for((size_t)n, flush_class, &j);
+	for (int q = 0; q < g->nq; q++)
+		g->freebuf[g->nfree++] = g->queue[q].b;
+	g->nq = 0;
+	free(cls);
+}
+
+/* Class c's buffer is full (or the stream ended): fold it in. */
+static void done(struct gram_acc *g, int c)
+{
+	int b = g->cur[c];
+	if (b < 0 || !g->fill[c])
+		return;
+	if (g->tile) {
+		gram_syrk_update(gram_acc_scatter(g, c), buffer(g, b), g->fill[c], g->dim,
+				 g->tile);
+	} else {
+		g->queue[g->nq].c = c;
+		g->queue[g->nq].b = b;
+		g->queue[g->nq].rows = g->fill[c];
+		g->nq++;
+		g->cur[c] = -1;
+	}
+	g->fill[c] = 0;
 }
 
 void gram_acc_add(struct gram_acc *g, int c, const double *x)
 {
 	MP_ASSERT(c >= 0 && c < g->classes);
-	double *dst = g->pend + ((size_t)c * GRAM_BLOCK + g->npend[c]) * g->dim;
+	if (g->cur[c] < 0) {
+		if (!g->nfree)
+			flush(g);
+		MP_ASSERT(g->nfree > 0);
+		g->cur[c] = g->freebuf[--g->nfree];
+	}
+	double *dst = buffer(g, g->cur[c]) + g->fill[c] * g->dim;
 	memcpy(dst, x, g->dim * sizeof *dst);
-	if (++g->npend[c] == GRAM_BLOCK)
-		fold(g, c);
+	if (++g->fill[c] == GRAM_BLOCK)
+		done(g, c);
 }
 
 void gram_acc_finish(struct gram_acc *g)
 {
 	for (int c = 0; c < g->classes; c++)
-		fold(g, c);
+		done(g, c);
+	flush(g);
 }
 
 void gram_acc_release(struct gram_acc *g)
 {
 	free(g->s);
-	free(g->pend);
-	free(g->npend);
+	free(g->buf);
+	free(g->cur);
+	free(g->fill);
+	free(g->freebuf);
+	free(g->queue);
 	memset(g, 0, sizeof *g);
 }
 

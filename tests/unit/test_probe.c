@@ -126,11 +126,10 @@ TEST(eigensolver_paths)
 	free(top);
 }
 
-/* gram_acc against plain loops, and the same bits on 1 and 2 threads. */
-TEST(scatter_accumulation)
+/* gram_acc against plain loops, and the same bits on 1 and 2 threads:
+ * classes in parallel (6 classes), and tiles in parallel (3 classes). */
+static void check_accumulation(int C, size_t d, size_t n)
 {
-	size_t n = 700, d = 300;              /* d > 256: tiled updates */
-	int C = 3;
 	double *x = random_rows(n, d);
 	int *lab = xmalloc(n * sizeof *lab);
 	for (size_t i = 0; i < n; i++)
@@ -159,6 +158,7 @@ TEST(scatter_accumulation)
 				}
 		}
 		CHECK(err <= 1e-12 * scale);
+		CHECK((C < GRAM_TILED_BELOW) == (g.tile > 0));
 		if (t == 1) {
 			s1 = xmalloc((size_t)C * d * d * sizeof *s1);
 			memcpy(s1, g.s, (size_t)C * d * d * sizeof *s1);
@@ -172,6 +172,12 @@ TEST(scatter_accumulation)
 	free(x);
 	free(lab);
 	free(ref);
+}
+
+TEST(scatter_accumulation)
+{
+	check_accumulation(6, 150, 5000);      /* queued, several flushes */
+	check_accumulation(3, 600, 1400);      /* tiled: 2 x 2 blocks */
 }
 
 /* A stream with meta.txt, y (int64, as NumPy writes labels) and act. */
