@@ -32,6 +32,11 @@ int par_self(void);
  * which thread runs them. */
 void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx);
 
+/* Thread-local scratch that is freed when its thread ends: *slot (a
+ * _Thread_local pointer) grown to at least `bytes` (64-byte aligned, not
+ * preserved), *cap its size. Returns *slot. */
+void *par_tls_grow(void **slot, size_t *cap, size_t bytes);
+
 /* Tasks of about `grain` items over n items: the count of tasks, and the
  * range [*lo, *hi) of task i. A function of n and grain only. */
 size_t par_ntasks(size_t n, size_t grain);

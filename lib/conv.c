@@ -192,17 +192,15 @@ static void col2im(float *din, const float *col, int nb, const struct conv2d_dim
 /* ---- the implicit path ---- */
 
 /* Row-pointer tables of a thread. */
-static _Thread_local const float **ptab;
+static _Thread_local void *ptab;
 static _Thread_local size_t ptab_cap;
 
 static const float **ptr_table(size_t n)
 {
-	if (n > ptab_cap) {
-		free(ptab);
-		ptab = xmallocarray(n, sizeof *ptab);
-		ptab_cap = n;
-	}
-	return ptab;
+	size_t bytes;
+	if (mp_mul_size(n, sizeof(float *), &bytes))
+		MP_ASSERT(!"pointer table size overflows");
+	return par_tls_grow(&ptab, &ptab_cap, bytes);
 }
 
 /* pad (C, in_stride): nb samples of in (nb, C, H, W) on the zero-padded

@@ -17,6 +17,7 @@
 #include <cblas.h>
 #include <stdlib.h>
 
+#include "par.h"
 #include "util.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -170,17 +171,15 @@ static void nt_tile(int K, const float *const *ar, const float *const *br,
 #endif
 
 /* A thread's table of row pointers for gemm_nn's B. */
-static _Thread_local const float **rowtab;
+static _Thread_local void *rowtab;
 static _Thread_local size_t rowtab_cap;
 
 static const float **row_table(size_t n)
 {
-	if (n > rowtab_cap) {
-		free(rowtab);
-		rowtab = xmallocarray(n, sizeof *rowtab);
-		rowtab_cap = n;
-	}
-	return rowtab;
+	size_t bytes;
+	if (mp_mul_size(n, sizeof(float *), &bytes))
+		MP_ASSERT(!"row table size overflows");
+	return par_tls_grow(&rowtab, &rowtab_cap, bytes);
 }
 
 void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,

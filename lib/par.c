@@ -117,8 +117,11 @@ static void *worker(void *arg)
 
 static void pool_stop(void)
 {
-	if (pool.nthreads <= 1)
+	if (pool.nthreads <= 1) {
+		free(pool.tids);
+		pool.tids = NULL;
 		return;
+	}
 	pthread_mutex_lock(&pool.mu);
 	atomic_store(&pool.quit, 1);
 	pthread_cond_broadcast(&pool.wake);
@@ -199,6 +202,48 @@ void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx)
 		else
 			sched_yield();
 	}
+}
+
+/* Thread-local scratch: freed when its thread ends (workers end when the
+ * pool is resized), through one key whose value lists the blocks. */
+struct tls_block {
+	void **slot;
+	struct tls_block *next;
+};
+
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *p)
+{
+	for (struct tls_block *b = p, *n; b; b = n) {
+		n = b->next;
+		free(*b->slot);
+		*b->slot = NULL;
+		free(b);
+	}
+}
+
+static void tls_init(void)
+{
+	pthread_key_create(&tls_key, tls_free);
+}
+
+void *par_tls_grow(void **slot, size_t *cap, size_t bytes)
+{
+	if (bytes <= *cap)
+		return *slot;
+	pthread_once(&tls_once, tls_init);
+	if (!*slot) {
+		struct tls_block *b = xmalloc(sizeof *b);
+		b->slot = slot;
+		b->next = pthread_getspecific(tls_key);
+		pthread_setspecific(tls_key, b);
+	}
+	free(*slot);
+	*slot = xaligned_calloc(bytes, 1);
+	*cap = bytes;
+	return *slot;
 }
 
 size_t par_ntasks(size_t n, size_t grain)
