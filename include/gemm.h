@@ -43,8 +43,6 @@ void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 		  const float *const *brow, float *C, size_t ldc, int acc);
 void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
 		  const float *const *brow, float *C, size_t ldc);
-/* Ask for bytes at p to be brought into L2 (software prefetch). */
-void gemm_prefetch(const void *p, size_t bytes);
 /* 1 when the AVX-512 kernels are in use. */
 int gemm_has_avx512(void);
 

@@ -40,9 +40,6 @@ struct nn_hook {
 	 * scratch tile still in cache): the gradient block itself is not
 	 * written. A layer may use this instead of fn when it is set. */
 	void (*fn_vals)(void *ctx, float *at, const float *g, size_t n);
-	/* Optional: the parameters whose gradient lives at `at` will be
-	 * updated soon (the optimizer may prefetch its state). */
-	void (*prefetch)(void *ctx, const float *at, size_t n);
 };
 
 /* ---- linear: out = in W^T + b ---- */

@@ -238,18 +238,6 @@ void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 		    C, (int)ldc);
 }
 
-void gemm_prefetch(const void *p, size_t bytes)
-{
-#ifdef GEMM_X86
-	const char *c = p;
-	for (size_t i = 0; i < bytes; i += 64)
-		_mm_prefetch(c + i, _MM_HINT_T1);
-#else
-	(void)p;
-	(void)bytes;
-#endif
-}
-
 void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
 		  const float *const *brow, float *C, size_t ldc)
 {
@@ -262,14 +250,6 @@ void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
 			int mce = M - mc < NT_MC ? M : mc + NT_MC;
 			for (int n0 = 0; n0 < N; n0 += NT_NR) {
 				int nr = N - n0 < NT_NR ? N - n0 : NT_NR;
-				/* The next rows of B (streamed from memory once,
-				 * used by every row block of A) on their way. */
-				if (n0 + NT_NR < N) {
-					int nn = N - n0 - NT_NR < NT_NR ? N - n0 - NT_NR : NT_NR;
-					for (int j = 0; j < nn; j++)
-						gemm_prefetch(brow[n0 + NT_NR + j],
-							      (size_t)K * sizeof(float));
-				}
 				for (int j = 0; j < NT_NR; j++)
 					br[j] = brow[n0 + (j < nr ? j : nr - 1)];
 				for (int m0 = mc; m0 < mce; m0 += NT_MR) {

@@ -105,14 +105,6 @@ static void bwd_task(void *ctx, size_t t)
 	for (int o0 = (int)lo; o0 < (int)hi; o0 += ROWS) {
 		int rows = (int)hi - o0 < ROWS ? (int)hi - o0 : ROWS;
 		const float *w = j->w + (size_t)o0 * I;
-		/* The next block's weights, and this block's optimizer state,
-		 * come from memory while this block computes. */
-		if (o0 + rows < (int)hi) {
-			int next = (int)hi - o0 - rows < ROWS ? (int)hi - o0 - rows : ROWS;
-			gemm_prefetch(w + (size_t)rows * I, (size_t)next * I * sizeof(float));
-		}
-		if (j->hook && j->hook->prefetch)
-			j->hook->prefetch(j->hook->ctx, j->dw + (size_t)o0 * I, (size_t)rows * I);
 		/* This task's part of din: dout[:, rows] w[rows, :], added up
 		 * before the rows change. */
 		if (dxp)

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "gemm.h"
 #include "par.h"
 #include "util.h"
 
@@ -279,19 +278,9 @@ static void hook_vals(void *ctx, float *at, const float *g, size_t n)
 	optim_update_vals(o, (size_t)(at - o->grads), g, n);
 }
 
-static void hook_prefetch(void *ctx, const float *at, size_t n)
-{
-	struct optim *o = ctx;
-	if (at < o->grads || at > o->grads + o->n)
-		return;
-	size_t off = (size_t)(at - o->grads);
-	for (int k = 0; k < optim_nslots(o); k++)
-		gemm_prefetch(o->slot[k] + off, n * sizeof(float));
-}
-
 struct nn_hook optim_hook(struct optim *o)
 {
-	return (struct nn_hook){ hook_fn, o, hook_vals, hook_prefetch };
+	return (struct nn_hook){ hook_fn, o, hook_vals };
 }
 
 void optim_update_naive(struct optim *o, size_t off, size_t n)
