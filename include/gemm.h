@@ -43,6 +43,12 @@ void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 		  const float *const *brow, float *C, size_t ldc, int acc);
 void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
 		  const float *const *brow, float *C, size_t ldc);
+/* gemm_nn_rows that also prefetches the same columns of rows pfrow[k]
+ * (K of them, e.g. the next block of a matrix streamed from memory) while
+ * it first reads brow[k]. */
+void gemm_nn_rows_pf(int M, int N, int K, const float *A, size_t rsa, size_t csa,
+		     const float *const *brow, const float *const *pfrow,
+		     float *C, size_t ldc, int acc);
 /* 1 when the AVX-512 kernels are in use. */
 int gemm_has_avx512(void);
 

@@ -55,7 +55,8 @@ void linear_backward(float *din /* (B,I) or NULL */, float *dw /* (O,I) */,
 void linear_forward_naive(float *out, const float *in, const float *w,
 			  const float *b, int B, int Din, int Dout, int relu);
 
-/* ---- conv2d: any kernel, stride, zero padding; im2col + sgemm ---- */
+/* ---- conv2d: any kernel, stride, zero padding; as a matrix product over
+ * im2col columns, or (stride 1) over shifted views of a padded copy ---- */
 
 struct conv2d_dims {
 	int B, C, H, W;         /* input */

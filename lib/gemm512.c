@@ -57,8 +57,8 @@ static inline __mmask16 tail_mask(int n)
 
 __attribute__((target("avx512f")))
 static void nn_tile(int K, const float *const *ar, size_t csa,
-		    const float *const *brow, size_t n0, float *C, size_t ldc,
-		    int mr, int nr, int acc)
+		    const float *const *brow, const float *const *pf, size_t n0,
+		    float *C, size_t ldc, int mr, int nr, int acc)
 {
 	__m512 c[NN_MR][NN_NV];
 	__mmask16 mk[NN_NV];
@@ -72,16 +72,29 @@ static void nn_tile(int K, const float *const *ar, size_t csa,
 			c[r][j] = _mm512_setzero_ps();
 	const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3];
 	const float *a4 = ar[4], *a5 = ar[5], *a6 = ar[6], *a7 = ar[7];
-	if (nr == NN_NR) {
+	if (nr == NN_NR && pf) {
+		/* Also bring in the same columns of the next rows of B. */
 		for (int k = 0; k < K; k++) {
-			const float *b = brow[k] + n0;
+			const float *b = brow[k] + n0, *q = pf[k] + n0;
 			size_t o = (size_t)k * csa;
+			_mm_prefetch((const char *)q, _MM_HINT_T0);
+			_mm_prefetch((const char *)(q + 16), _MM_HINT_T0);
+			_mm_prefetch((const char *)(q + 32), _MM_HINT_T0);
 			__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 			__m512 b2 = _mm512_loadu_ps(b + 32), a;
 #define NN_ROW(r, p) a = _mm512_set1_ps(p[o]); \
 			c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]); \
 			c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]); \
 			c[r][2] = _mm512_fmadd_ps(a, b2, c[r][2]);
+			NN_ROW(0, a0) NN_ROW(1, a1) NN_ROW(2, a2) NN_ROW(3, a3)
+			NN_ROW(4, a4) NN_ROW(5, a5) NN_ROW(6, a6) NN_ROW(7, a7)
+		}
+	} else if (nr == NN_NR) {
+		for (int k = 0; k < K; k++) {
+			const float *b = brow[k] + n0;
+			size_t o = (size_t)k * csa;
+			__m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+			__m512 b2 = _mm512_loadu_ps(b + 32), a;
 			NN_ROW(0, a0) NN_ROW(1, a1) NN_ROW(2, a2) NN_ROW(3, a3)
 			NN_ROW(4, a4) NN_ROW(5, a5) NN_ROW(6, a6) NN_ROW(7, a7)
 		}
@@ -114,7 +127,7 @@ static void nn_tile(int K, const float *const *ar, size_t csa,
 
 __attribute__((target("avx512f")))
 static void nt_tile(int K, const float *const *ar, const float *const *br,
-		    float *C, size_t ldc, int mr, int nr)
+		    const float *const *pf, float *C, size_t ldc, int mr, int nr)
 {
 	__m512 c[NT_MR][NT_NR];
 #pragma GCC unroll 4
@@ -148,6 +161,21 @@ static void nt_tile(int K, const float *const *ar, const float *const *br,
 		c[3][5] = _mm512_fmadd_ps(va3, vb, c[3][5]); \
 	} while (0)
 #define LD_FULL(p) _mm512_loadu_ps((p) + k)
+	if (pf) {
+		/* Bring the next rows of B in, a line of each per step, while
+		 * these are multiplied: one stream per row, all in flight. */
+		const float *p0 = pf[0], *p1 = pf[1], *p2 = pf[2];
+		const float *p3 = pf[3], *p4 = pf[4], *p5 = pf[5];
+		for (; k + 16 <= K; k += 16) {
+			_mm_prefetch((const char *)(p0 + k), _MM_HINT_T0);
+			_mm_prefetch((const char *)(p1 + k), _MM_HINT_T0);
+			_mm_prefetch((const char *)(p2 + k), _MM_HINT_T0);
+			_mm_prefetch((const char *)(p3 + k), _MM_HINT_T0);
+			_mm_prefetch((const char *)(p4 + k), _MM_HINT_T0);
+			_mm_prefetch((const char *)(p5 + k), _MM_HINT_T0);
+			NT_STEP(LD_FULL);
+		}
+	}
 	for (; k + 16 <= K; k += 16)
 		NT_STEP(LD_FULL);
 	if (k < K) {
@@ -182,8 +210,9 @@ static const float **row_table(size_t n)
 	return par_tls_grow(&rowtab, &rowtab_cap, bytes);
 }
 
-void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
-		  const float *const *brow, float *C, size_t ldc, int acc)
+void gemm_nn_rows_pf(int M, int N, int K, const float *A, size_t rsa, size_t csa,
+		     const float *const *brow, const float *const *pfrow,
+		     float *C, size_t ldc, int acc)
 {
 	if (M <= 0 || N <= 0)
 		return;
@@ -202,12 +231,13 @@ void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 			int mr = M - m0 < NN_MR ? M - m0 : NN_MR;
 			for (int r = 0; r < NN_MR; r++)
 				ar[r] = A + (size_t)(m0 + (r < mr ? r : mr - 1)) * rsa;
-			nn_tile(K, ar, csa, brow, (size_t)n0, C + (size_t)m0 * ldc + n0,
-				ldc, mr, nr, acc);
+			nn_tile(K, ar, csa, brow, m0 == 0 ? pfrow : NULL, (size_t)n0,
+				C + (size_t)m0 * ldc + n0, ldc, mr, nr, acc);
 		}
 		return;
 	}
 #endif
+	(void)pfrow;
 	for (int m = 0; m < M; m++)
 		for (int n = 0; n < N; n++) {
 			float v = 0;
@@ -215,6 +245,12 @@ void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 				v += A[(size_t)m * rsa + (size_t)k * csa] * brow[k][n];
 			C[(size_t)m * ldc + n] = acc ? C[(size_t)m * ldc + n] + v : v;
 		}
+}
+
+void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
+		  const float *const *brow, float *C, size_t ldc, int acc)
+{
+	gemm_nn_rows_pf(M, N, K, A, rsa, csa, brow, NULL, C, ldc, acc);
 }
 
 void gemm_nn(int M, int N, int K, const float *A, size_t rsa, size_t csa,
@@ -245,18 +281,27 @@ void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
 		return;
 #ifdef GEMM_X86
 	if (gemm_has_avx512()) {
-		const float *ar[NT_MR], *br[NT_NR];
+		const float *ar[NT_MR], *br[NT_NR], *pf[NT_NR];
 		for (int mc = 0; mc < M; mc += NT_MC) {
 			int mce = M - mc < NT_MC ? M : mc + NT_MC;
 			for (int n0 = 0; n0 < N; n0 += NT_NR) {
 				int nr = N - n0 < NT_NR ? N - n0 : NT_NR;
 				for (int j = 0; j < NT_NR; j++)
 					br[j] = brow[n0 + (j < nr ? j : nr - 1)];
+				/* The first row block also prefetches the next
+				 * rows of B (streamed once from memory, then
+				 * reused by the other row blocks from cache). */
+				int next = n0 + NT_NR < N;
+				for (int j = 0; next && j < NT_NR; j++) {
+					int nj = n0 + NT_NR + j;
+					pf[j] = brow[nj < N ? nj : N - 1];
+				}
 				for (int m0 = mc; m0 < mce; m0 += NT_MR) {
 					int mr = mce - m0 < NT_MR ? mce - m0 : NT_MR;
 					for (int r = 0; r < NT_MR; r++)
 						ar[r] = A + (size_t)(m0 + (r < mr ? r : mr - 1)) * lda;
-					nt_tile(K, ar, br, C + (size_t)m0 * ldc + n0, ldc, mr, nr);
+					nt_tile(K, ar, br, next && m0 == mc ? pf : NULL,
+						C + (size_t)m0 * ldc + n0, ldc, mr, nr);
 				}
 			}
 		}

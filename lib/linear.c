@@ -106,10 +106,19 @@ static void bwd_task(void *ctx, size_t t)
 		int rows = (int)hi - o0 < ROWS ? (int)hi - o0 : ROWS;
 		const float *w = j->w + (size_t)o0 * I;
 		/* This task's part of din: dout[:, rows] w[rows, :], added up
-		 * before the rows change. */
-		if (dxp)
-			gemm_nn(B, I, rows, j->dout + o0, (size_t)O, 1, w, (size_t)I,
-				dxp, (size_t)I, o0 > (int)lo);
+		 * before the rows change; the next block of rows is fetched
+		 * meanwhile. */
+		if (dxp) {
+			const float *wr[ROWS], *pr[ROWS];
+			int next = (int)hi - o0 - rows > 0;
+			for (int r = 0; r < rows; r++) {
+				wr[r] = w + (size_t)r * I;
+				int q = o0 + rows + r < (int)hi ? o0 + rows + r : (int)hi - 1;
+				pr[r] = j->w + (size_t)q * I;
+			}
+			gemm_nn_rows_pf(B, I, rows, j->dout + o0, (size_t)O, 1, wr,
+					next ? pr : NULL, dxp, (size_t)I, o0 > (int)lo);
+		}
 		/* dw[rows, :] = dout[:, rows]^T in */
 		float *dst = vals ? g : j->dw + (size_t)o0 * I;
 		gemm_nn(rows, I, B, j->dout + o0, 1, (size_t)O, j->in, (size_t)I,
