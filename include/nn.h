@@ -101,6 +101,8 @@ void bias_relu_copy(float *dst /* (n) */, const float *src /* (n) */, size_t n,
 		    float bias, int relu);
 /* Sum in a fixed order (16 interleaved partial sums). */
 float vec_sum(const float *v /* (n) */, size_t n);
+/* memcpy for short rows (no library call per row). */
+void vec_copy(float *dst /* (n) */, const float *src /* (n) */, size_t n);
 /* dst[i] += src[i] */
 void vec_add(float *dst /* (n) */, const float *src /* (n) */, size_t n);
 

@@ -5,6 +5,7 @@
 #include "nn.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -111,6 +112,18 @@ static float sum_512(const float *v, size_t n)
 }
 
 __attribute__((target("avx512f")))
+static void copy_512(float *dst, const float *src, size_t n)
+{
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+	if (i < n) {
+		__mmask16 t = (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(dst + i, t, _mm512_maskz_loadu_ps(t, src + i));
+	}
+}
+
+__attribute__((target("avx512f")))
 static size_t add_512(float *dst, const float *src, size_t n)
 {
 	size_t i = 0;
@@ -193,6 +206,17 @@ float vec_sum(const float *v, size_t n)
 		for (int k = 0; k < w; k++)
 			lane[k] += lane[k + w];
 	return lane[0];
+}
+
+void vec_copy(float *dst, const float *src, size_t n)
+{
+#ifdef ACT_X86
+	if (have_512()) {
+		copy_512(dst, src, n);
+		return;
+	}
+#endif
+	memcpy(dst, src, n * sizeof *dst);
 }
 
 void vec_add(float *dst, const float *src, size_t n)

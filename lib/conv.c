@@ -148,7 +148,7 @@ static void im2col(float *col, const float *in, int nb, const struct conv2d_dims
 						for (int ow = 0; ow < lo; ow++)
 							o[ow] = 0.0f;
 						if (d->stride == 1)
-							memcpy(o + lo, s + lo, (size_t)(hi - lo) * sizeof *o);
+							vec_copy(o + lo, s + lo, (size_t)(hi - lo));
 						else
 							for (int ow = lo; ow < hi; ow++)
 								o[ow] = s[ow * d->stride];
