@@ -164,6 +164,9 @@ void model_backward(struct model *m, int B, const struct nn_hook *hook);
 /* One sample's activations of a slot: act(slot) + i * shape_size. */
 const float *model_act(const struct model *m, int slot);
 
+/* Does the model take samples of shape s? The same (C, H, W), or for a
+ * model that starts by flattening its input (the MLP), the same size. */
+int model_accepts(const struct model *m, struct shape s);
 /* A probe-able layer by name ("fc2"), or NULL. */
 const struct model_probe *model_probe_find(const struct model *m, const char *name);
 /* The space-separated probe names ("input fc1 fc2 fc3 fc4"), malloc'd. */

@@ -100,11 +100,19 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 	const char *src = npz_reader_path(r);
 	size_t in_size = shape_size(m->input);
 	int ok = h->ndim >= 2 && h->ndim <= 4;
-	if (ok && h->ndim == 2)
-		ok = (size_t)h->shape[1] == in_size;
-	else if (ok)
-		ok = h->shape[h->ndim - 1] == m->input.w && h->shape[h->ndim - 2] == m->input.h
-		     && (h->ndim == 3 ? m->input.c == 1 : h->shape[1] == m->input.c);
+	for (int k = 1; ok && k < h->ndim; k++)
+		ok = h->shape[k] >= 1 && h->shape[k] <= INT32_MAX;
+	if (ok) {
+		struct shape s = { 1, 1, 1 };
+		if (h->ndim == 4)
+			s = (struct shape){ (int)h->shape[1], (int)h->shape[2], (int)h->shape[3] };
+		else if (h->ndim == 3)
+			s = (struct shape){ 1, (int)h->shape[1], (int)h->shape[2] };
+		else
+			s = (struct shape){ (int)h->shape[1], 1, 1 };
+		/* A flat (N, D) x is any model's input of that size. */
+		ok = model_accepts(m, s) || (h->ndim == 2 && shape_size(s) == in_size);
+	}
 	if (!ok) {
 		char buf[160];
 		return mp_error("%s: 'x' has shape %s but the model takes samples of %dx%dx%d",

@@ -693,6 +693,14 @@ void model_backward(struct model *m, int B, const struct nn_hook *hook)
 
 /* ---- lookup ---- */
 
+int model_accepts(const struct model *m, struct shape s)
+{
+	if (s.c == m->input.c && s.h == m->input.h && s.w == m->input.w)
+		return 1;
+	return m->nlayers > 0 && m->layers[0].kind == LAYER_FLATTEN
+	       && m->layers[0].in == 0 && shape_size(s) == shape_size(m->input);
+}
+
 const struct model_probe *model_probe_find(const struct model *m, const char *name)
 {
 	for (int i = 0; i < m->nprobes; i++)

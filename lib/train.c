@@ -377,11 +377,6 @@ static int check_labels(const struct dataset *d, int classes, const char *what)
 	return 0;
 }
 
-static int same_shape(struct shape a, struct shape b)
-{
-	return a.c == b.c && a.h == b.h && a.w == b.w;
-}
-
 /* Architecture defaults (PAPER.md). */
 static void arch_defaults(const char *arch, struct shape s, enum optim_kind *k,
 			  double *lr, int *batch)
@@ -455,7 +450,7 @@ static int setup(struct trainer *t)
 		if (model_build(&t->m, o->arch, t->data.shape, classes))
 			goto out;
 	}
-	if (!same_shape(t->m.input, t->data.shape)) {
+	if (!model_accepts(&t->m, t->data.shape)) {
 		mp_error("the data's samples are %dx%dx%d but the model takes %dx%dx%d",
 			 t->data.shape.c, t->data.shape.h, t->data.shape.w,
 			 t->m.input.c, t->m.input.h, t->m.input.w);
@@ -464,7 +459,7 @@ static int setup(struct trainer *t)
 	if (check_labels(&t->data, t->m.classes, "the training data"))
 		goto out;
 	if (t->have_test) {
-		if (!same_shape(t->m.input, t->test.shape)) {
+		if (!model_accepts(&t->m, t->test.shape)) {
 			mp_error("--eval data's samples are %dx%dx%d but the model takes %dx%dx%d",
 				 t->test.shape.c, t->test.shape.h, t->test.shape.w,
 				 t->m.input.c, t->m.input.h, t->m.input.w);

@@ -250,3 +250,21 @@ z.close()"
 	assert_runtime_error
 	[[ "$stderr" == *"'fc1.weight' has shape (128, 64), but mlp on 1x9x9 input"* ]]
 }
+
+@test "the MLP takes samples of its input size in any layout" {
+	need_numpy
+	mkdata_np d.npz 10 1 8 8
+	npy "d = np.load('d.npz'); np.savez('flat.npz', y=d['y'], x=d['x'].reshape(10, 64))"
+	# Trained on flat (N, 64) samples, run on (N, 1, 8, 8) ones, and back.
+	train --arch mlp --max-epochs 0 --ckpt-dir ck flat.npz 2>/dev/null
+	run dumpacts -m ck/epoch-000.npz --layers fc2 -o a.npz d.npz
+	assert_success
+	run dumpacts -m ck/epoch-000.npz --layers fc2 -o b.npz flat.npz
+	assert_success
+	npy "assert (np.load('a.npz')['act'] == np.load('b.npz')['act']).all()"
+	# The CNN's convolutions need the shape itself.
+	train --arch cnn --max-epochs 0 --ckpt-dir cc d.npz 2>/dev/null
+	npy "d = np.load('d.npz'); np.savez('wide.npz', y=d['y'], x=d['x'].reshape(10, 1, 4, 16))"
+	run --separate-stderr dumpacts -m cc/epoch-000.npz --layers fc1 wide.npz
+	assert_runtime_error
+}
