@@ -86,6 +86,19 @@ void conv2d_backward(float *din /* (B,C,H,W) or NULL */, float *dw /* (OC,C,KH,K
 void conv2d_forward_naive(float *out, const float *in, const float *w,
 			  const float *b, const struct conv2d_dims *d, int relu);
 
+/* The same convolutions as one product over the whole batch (conv_wide.c),
+ * for shapes where that beats conv.c's per-group products: small maps with
+ * many channels, where conv2d_wide_fits() is true. conv2d_forward and
+ * conv2d_backward switch to these by themselves; the scratch they need
+ * fits in conv2d_scratch_floats(). */
+int conv2d_wide_fits(const struct conv2d_dims *d);
+void conv2d_forward_wide(float *out, const float *in, const float *w, const float *b,
+			 float *scratch, const struct conv2d_dims *d, int relu);
+void conv2d_backward_wide(float *din, float *dw, float *db, float *dout,
+			  const float *in, const float *w, const float *out,
+			  float *scratch, const struct conv2d_dims *d, int relu,
+			  const struct nn_hook *hook);
+
 /* ---- ReLU ---- */
 
 void relu_forward(float *out /* (n) */, const float *in /* (n) */, size_t n);

@@ -365,6 +365,10 @@ static void fwd_task(void *ctx, size_t g)
 void conv2d_forward(float *out, const float *in, const float *w, const float *b,
 		    float *scratch, const struct conv2d_dims *d, int relu)
 {
+	if (conv2d_wide_fits(d)) {      /* small maps, many channels */
+		conv2d_forward_wide(out, in, w, b, scratch, d, relu);
+		return;
+	}
 	struct conv_job j = { .d = d, .out = out, .in = in, .w = w, .b = b,
 			      .scratch = scratch, .relu = relu };
 	par_for(ngroups(d), fwd_task, &j);
@@ -436,6 +440,10 @@ void conv2d_backward(float *din, float *dw, float *db, float *dout,
 		     float *scratch, const struct conv2d_dims *d, int relu,
 		     const struct nn_hook *hook)
 {
+	if (conv2d_wide_fits(d)) {
+		conv2d_backward_wide(din, dw, db, dout, in, w, out, scratch, d, relu, hook);
+		return;
+	}
 	struct conv_job j = { .d = d, .din = din, .dw = dw, .db = db,
 			      .dout = dout, .in = in, .w = w, .outv = out,
 			      .scratch = scratch, .relu = relu, .hook = hook };

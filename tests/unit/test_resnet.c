@@ -6,7 +6,8 @@
  * with a 1x1 conv + BN shortcut) through a double-precision interpreter of
  * the model's layer list, every parameter's gradient checked the same way;
  * the presets' tensor names, shapes and probe sizes; bit-identical results
- * with 1 and 3 threads.
+ * with 1 and 3 threads; the whole-batch convolution (conv_wide.c) that
+ * ResNet-18's small maps use, against double-precision loops.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -596,6 +597,129 @@ TEST(alexnet_presets)
 	CHECK(strstr(mp_errmsg(), "alexnet") != NULL);
 }
 
+/* ---- whole-batch convolutions ---- */
+
+/* out, dw, db, din in double for dout = R: plain loops. */
+static void conv_ref_all(double *out, double *dw, double *db, double *din,
+			 const float *in, const float *w, const float *b, const float *r,
+			 const struct conv2d_dims *d)
+{
+	size_t nout = (size_t)d->B * d->OC * d->OH * d->OW;
+	memset(dw, 0, (size_t)d->OC * d->C * d->KH * d->KW * sizeof *dw);
+	memset(db, 0, (size_t)d->OC * sizeof *db);
+	memset(din, 0, (size_t)d->B * d->C * d->H * d->W * sizeof *din);
+	for (size_t i = 0; i < nout; i++)
+		out[i] = 0;
+	for (int n = 0; n < d->B; n++)
+		for (int oc = 0; oc < d->OC; oc++)
+			for (int oh = 0; oh < d->OH; oh++)
+				for (int ow = 0; ow < d->OW; ow++) {
+					size_t o = (((size_t)n * d->OC + oc) * d->OH + oh) * d->OW + ow;
+					double s = b[oc], g = r[o];
+					db[oc] += g;
+					for (int c = 0; c < d->C; c++)
+						for (int kh = 0; kh < d->KH; kh++)
+							for (int kw = 0; kw < d->KW; kw++) {
+								int ih = oh * d->stride - d->pad + kh;
+								int iw = ow * d->stride - d->pad + kw;
+								if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
+									continue;
+								size_t xi = (((size_t)n * d->C + c) * d->H + ih) * d->W + iw;
+								size_t wi = (((size_t)oc * d->C + c) * d->KH + kh) * d->KW + kw;
+								s += (double)in[xi] * w[wi];
+								dw[wi] += g * in[xi];
+								din[xi] += g * w[wi];
+							}
+					out[o] = s;
+				}
+}
+
+static int hook_calls;
+static size_t hook_elems;
+
+static void count_hook(void *ctx, float *g, size_t n)
+{
+	hook_calls++;
+	hook_elems += n;
+}
+
+static void check_conv_wide(int B, int C, int HW, int OC, int k, int stride)
+{
+	struct conv2d_dims d;
+	CHECK(conv2d_dims_init(&d, B, C, HW, HW, OC, k, k, stride, k / 2) == 0);
+	CHECK(conv2d_wide_fits(&d));
+	size_t nin = (size_t)B * C * HW * HW, nout = (size_t)B * OC * d.OH * d.OW;
+	size_t nw = (size_t)OC * C * k * k;
+	float *in = xmalloc(nin * 4), *w = xmalloc(nw * 4), *b = xmalloc(OC * 4);
+	float *r = xmalloc(nout * 4), *out = xmalloc(nout * 4), *dout = xmalloc(nout * 4);
+	float *dw = xmalloc(nw * 4), *db = xmalloc(OC * 4), *din = xmalloc(nin * 4);
+	fill(in, nin, -1, 1);
+	fill(w, nw, -0.1f, 0.1f);
+	fill(b, OC, -0.5f, 0.5f);
+	fill(r, nout, -1, 1);
+	double *rout = xmalloc(nout * 8), *rdw = xmalloc(nw * 8), *rdb = xmalloc(OC * 8);
+	double *rdin = xmalloc(nin * 8);
+	conv_ref_all(rout, rdw, rdb, rdin, in, w, b, r, &d);
+	float *scratch = xaligned_calloc(conv2d_scratch_floats(&d, par_threads()), 4);
+	conv2d_forward(out, in, w, b, scratch, &d, 0);
+	CHECK(close_to(out, rout, nout, 1e-4));
+	memcpy(dout, r, nout * 4);
+	struct nn_hook hook = { .fn = count_hook };
+	hook_calls = 0;
+	hook_elems = 0;
+	conv2d_backward(din, dw, db, dout, in, w, out, scratch, &d, 0, &hook);
+	CHECK(close_to(dw, rdw, nw, 1e-4));
+	CHECK(close_to(db, rdb, OC, 1e-4));
+	CHECK(close_to(din, rdin, nin, 1e-4));
+	CHECK(hook_calls == 2 && hook_elems == nw + OC);
+	/* With a fused ReLU: the output clipped, the gradient masked. */
+	float *out2 = xmalloc(nout * 4), *dw2 = xmalloc(nw * 4), *db2 = xmalloc(OC * 4);
+	conv2d_forward(out2, in, w, b, scratch, &d, 1);
+	int ok = 1;
+	for (size_t i = 0; i < nout; i++) {
+		ok &= out2[i] == (out[i] < 0 ? 0.0f : out[i]);
+		dout[i] = out2[i] > 0 ? r[i] : 0.0f;
+	}
+	CHECK(ok);
+	conv2d_backward(NULL, dw, db, dout, in, w, out2, scratch, &d, 0, NULL);
+	memcpy(dout, r, nout * 4);
+	conv2d_backward(NULL, dw2, db2, dout, in, w, out2, scratch, &d, 1, NULL);
+	CHECK(!memcmp(dw, dw2, nw * 4) && !memcmp(db, db2, OC * 4));
+	/* The thread count changes nothing. */
+	float *dw3 = xmalloc(nw * 4), *din3 = xmalloc(nin * 4), *out3 = xmalloc(nout * 4);
+	par_init(1);
+	memcpy(dout, r, nout * 4);
+	conv2d_forward(out3, in, w, b, scratch, &d, 0);
+	conv2d_backward(din3, dw3, db2, dout, in, w, out3, scratch, &d, 0, NULL);
+	par_init(3);
+	float *scratch3 = xaligned_calloc(conv2d_scratch_floats(&d, par_threads()), 4);
+	memcpy(dout, r, nout * 4);
+	conv2d_forward(out2, in, w, b, scratch3, &d, 0);
+	conv2d_backward(din, dw, db, dout, in, w, out2, scratch3, &d, 0, NULL);
+	par_init(2);
+	CHECK(!memcmp(out2, out3, nout * 4) && !memcmp(dw, dw3, nw * 4));
+	CHECK(!memcmp(din, din3, nin * 4) && !memcmp(db, db2, OC * 4));
+	free(in); free(w); free(b); free(r); free(out); free(dout); free(dw); free(db);
+	free(din); free(rout); free(rdw); free(rdb); free(rdin); free(scratch);
+	free(scratch3); free(out2); free(dw2); free(db2); free(dw3); free(din3); free(out3);
+}
+
+TEST(conv_wide_3x3_2x2_maps)
+{
+	check_conv_wide(16, 512, 2, 64, 3, 1);      /* layer4-like */
+}
+
+TEST(conv_wide_3x3_stride2)
+{
+	check_conv_wide(32, 256, 4, 128, 3, 2);     /* layer4.0.conv1-like */
+}
+
+TEST(conv_wide_odd_maps)
+{
+	check_conv_wide(16, 512, 3, 64, 3, 1);      /* 3x3 maps, uneven groups */
+	check_conv_wide(16, 256, 4, 128, 3, 1);     /* layer3-like */
+}
+
 /* ---- threads ---- */
 
 static void run_steps(struct model *m, const float *x, int B, float *grads_out,
@@ -656,5 +780,8 @@ int main(void)
 	RUN(resnet18_preset);
 	RUN(alexnet_presets);
 	RUN(threads_bit_identical);
+	RUN(conv_wide_3x3_2x2_maps);
+	RUN(conv_wide_3x3_stride2);
+	RUN(conv_wide_odd_maps);
 	return tap_done();
 }
