@@ -52,6 +52,17 @@ struct wide_job {
 	size_t ntasks;
 };
 
+/* The output columns ow whose input column iw = ow*stride - pad + kw lies
+ * inside [0, W): [*lo, *hi). */
+static void valid_cols(const struct conv2d_dims *d, int kw, int *lo, int *hi)
+{
+	int a = d->pad - kw, b = d->W + d->pad - kw;    /* ow*stride in [a, b) */
+	*lo = a <= 0 ? 0 : (a + d->stride - 1) / d->stride;
+	*hi = b <= 0 ? 0 : (b + d->stride - 1) / d->stride;
+	*hi = *hi > d->OW ? d->OW : *hi;
+	*lo = *lo > *hi ? *hi : *lo;
+}
+
 /* Columns of sample s in every row of col (CKK, N). */
 static void im2col_one(float *col, const float *in, int s, const struct conv2d_dims *d)
 {
@@ -62,6 +73,8 @@ static void im2col_one(float *col, const float *in, int s, const struct conv2d_d
 			for (int kw = 0; kw < d->KW; kw++, row++) {
 				float *dst = col + row * n + (size_t)s * ohw(d);
 				const float *plane = x + (size_t)c * d->H * d->W;
+				int lo, hi;
+				valid_cols(d, kw, &lo, &hi);
 				for (int oh = 0; oh < d->OH; oh++) {
 					int ih = oh * d->stride - d->pad + kh;
 					float *o = dst + (size_t)oh * d->OW;
@@ -70,10 +83,13 @@ static void im2col_one(float *col, const float *in, int s, const struct conv2d_d
 						continue;
 					}
 					const float *src = plane + (size_t)ih * d->W;
-					for (int ow = 0; ow < d->OW; ow++) {
-						int iw = ow * d->stride - d->pad + kw;
-						o[ow] = iw >= 0 && iw < d->W ? src[iw] : 0.0f;
-					}
+					int off = kw - d->pad;
+					for (int ow = 0; ow < lo; ow++)
+						o[ow] = 0.0f;
+					for (int ow = lo; ow < hi; ow++)
+						o[ow] = src[ow * d->stride + off];
+					for (int ow = hi; ow < d->OW; ow++)
+						o[ow] = 0.0f;
 				}
 			}
 }
@@ -89,17 +105,17 @@ static void col2im_one(float *din, const float *col, int s, const struct conv2d_
 			for (int kw = 0; kw < d->KW; kw++, row++) {
 				const float *src = col + row * n + (size_t)s * ohw(d);
 				float *plane = x + (size_t)c * d->H * d->W;
+				int lo, hi;
+				valid_cols(d, kw, &lo, &hi);
 				for (int oh = 0; oh < d->OH; oh++) {
 					int ih = oh * d->stride - d->pad + kh;
 					if (ih < 0 || ih >= d->H)
 						continue;
 					const float *g = src + (size_t)oh * d->OW;
 					float *o = plane + (size_t)ih * d->W;
-					for (int ow = 0; ow < d->OW; ow++) {
-						int iw = ow * d->stride - d->pad + kw;
-						if (iw >= 0 && iw < d->W)
-							o[iw] += g[ow];
-					}
+					int off = kw - d->pad;
+					for (int ow = lo; ow < hi; ow++)
+						o[ow * d->stride + off] += g[ow];
 				}
 			}
 }
