@@ -23,7 +23,7 @@ demo:
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -f $(HERE)dynamics.mk DATA=mnist ARCH=mlp P=0.8 \
 		LIMIT=$(DEMO_LIMIT) TEST_LIMIT=$(DEMO_TEST) MAX_EPOCHS=$(DEMO_EPOCHS) \
-		SAVE=$(DEMO_SAVE) UNTIL=101 TRAIN_OPTS="$(DEMO_OPTS)" OUT=$(DEMO) && \
+		SAVE=$(DEMO_SAVE) UNTIL=never TRAIN_OPTS="$(DEMO_OPTS)" OUT=$(DEMO) && \
 	$(HERE)plot $(DEMO)/fig "MLP, MNIST ($(DEMO_LIMIT) train), p = 0.8=$(DEMO)/dynamics.tsv" >/dev/null && \
 	$(HERE)summarize --markdown $(DEMO)/dynamics.tsv > $(DEMO)/table.md && \
 	echo && echo "MLP on $(DEMO_LIMIT) MNIST training images, 80% of labels corrupted; test accuracy on $(DEMO_TEST) test images:" && \

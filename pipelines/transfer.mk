@@ -39,7 +39,7 @@ $(OUT)/ckpt/done:
 	$(MAKE) -f $(HERE)dynamics.mk $@ DATA=$(DATA) ARCH=$(ARCH) P=$(P) RUN=$(RUN) \
 		LIMIT=$(LIMIT) TEST_LIMIT=$(TEST_LIMIT) OUT=$(OUT)
 
-$(OUT)/ckpt/epoch-$(E3).npz: $(OUT)/ckpt/done
+$(OUT)/ckpt/epoch-$(E3).npz: | $(OUT)/ckpt/done
 	@test -f $@ || { echo "transfer.mk: no checkpoint at epoch $(EDIT) in $(OUT)/ckpt (see its SAVE schedule)" >&2; exit 1; }
 
 $(TOUT)/edited.npz: $(OUT)/ckpt/epoch-$(E3).npz
@@ -53,7 +53,7 @@ $(TOUT)/ckpt/done: $(TOUT)/edited.npz
 	@mkdir -p $(@D)
 	cp $< $(@D)/epoch-$(E3).npz
 	train --resume $< --fresh-optimizer --ckpt-dir $(@D) --save all \
-		--max-epochs $(TO) --until 101 --eval $(OUT)/data/test.npz \
+		--max-epochs $(TO) --until never --eval $(OUT)/data/test.npz \
 		--log $(TOUT)/train.tsv $(TRAIN_OPTS) < $(OUT)/data/train.npz
 	touch $@
 
