@@ -5,6 +5,7 @@
  * lib/train.c; this file parses options.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static void help(void)
 	       "      --max-epochs N     stop after epoch N (500)\n"
 	       "      --until ACC        stop when an epoch's training accuracy on y\n"
 	       "                         reaches ACC percent (by data set: 99.9 MNIST,\n"
-	       "                         99.1 Fashion-MNIST and CIFAR-100, 100 CIFAR-10)\n"
+	       "                         99.1 Fashion-MNIST and CIFAR-100, 100 CIFAR-10);\n"
+	       "                         `never`: train until --max-epochs\n"
 	       "      --seed N           seed of the native RNG (0)\n"
 	       "      --shuffle          shuffle the training set every epoch (off)\n"
 	       "  -j, --threads N        threads (0: all CPUs)\n"
@@ -132,6 +134,10 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 			t->max_epochs = v;
 			break;
 		case OPT_UNTIL:
+			if (!strcmp(optarg, "never")) {
+				t->until = INFINITY;
+				break;
+			}
 			if (parse_double(optarg, 0, 100, &d))
 				die_usage(usage, "invalid --until: %s (a percentage)", mp_errmsg());
 			t->until = d;
