@@ -24,7 +24,8 @@
  * Writing: members are added in order, whole or streamed in pieces; the
  * archive is byte-identical for identical contents (no mtime, no padding).
  * A writer on a FILE writes FILE.tmp.XXXXXX and renames it on
- * npz_writer_close(); npz_writer_abort() (and die(), and a fatal signal)
+ * npz_writer_close() (a FILE that is a device or a FIFO, such as /dev/null,
+ * is written directly); npz_writer_abort() (and die(), and a fatal signal)
  * removes it. A writer on stdout holds the first NPZ_STDOUT_HOLD bytes in
  * memory, so that a tool which fails early writes nothing at all to stdout;
  * a failure after that leaves a stream without its central directory, which

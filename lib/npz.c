@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -790,6 +791,7 @@ struct npz_writer {
 	int holding;
 	int io_errno;
 	int discard;             /* aborting: swallow whatever libarchive flushes */
+	int own_fd;              /* fd opened on a device or FIFO, no temporary */
 	/* current member */
 	int in_member;
 	char name[256];
@@ -884,9 +886,19 @@ struct npz_writer *npz_writer_open(const char *path, int level)
 		w->hold = xmalloc(NPZ_STDOUT_HOLD);
 		w->holding = 1;
 	} else {
+		struct stat st;
 		w->path = xstrdup(path);
-		w->fd = mp_tmp_create(path, &w->tmp);
+		if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+			/* A device or FIFO (/dev/null, a named pipe): write to it
+			 * as it is; renaming a temporary over it would replace it. */
+			w->fd = open(path, O_WRONLY);
+			w->own_fd = 1;
+		} else {
+			w->fd = mp_tmp_create(path, &w->tmp);
+		}
 		if (w->fd < 0) {
+			if (w->own_fd)
+				mp_error("cannot open '%s': %s", path, strerror(errno));
 			free(w->path);
 			free(w);
 			return NULL;
@@ -1094,6 +1106,8 @@ int npz_writer_close(struct npz_writer *w)
 		} else if (mp_tmp_commit(w->tmp, w->path)) {
 			rc = -1;
 		}
+	} else if (w->own_fd && close(w->fd)) {
+		rc = mp_error("'%s': %s", w->path, strerror(errno));
 	}
 	writer_free(w);
 	return rc;
@@ -1114,6 +1128,8 @@ void npz_writer_abort(struct npz_writer *w)
 	if (w->tmp) {
 		close(w->fd);
 		mp_tmp_discard(w->tmp);
+	} else if (w->own_fd) {
+		close(w->fd);
 	}
 	writer_free(w);
 }

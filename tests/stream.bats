@@ -336,6 +336,18 @@ for k in 'diuf':
 	assert_output "out.npz"
 }
 
+@test "stream: -o naming a FIFO writes into it and leaves it a FIFO" {
+	mkfifo ff
+	cat ff > got.npz &
+	npzcat write -m data.name=test y:i4:3 x:f4:2x3 -o ff
+	wait $!
+	[ -p ff ] || fail "the FIFO was replaced"
+	npzcat write -m data.name=test y:i4:3 x:f4:2x3 -o want.npz
+	cmp got.npz want.npz
+	run bash -c "ls ff.tmp.* 2>/dev/null"
+	assert_output ""
+}
+
 @test "stream: a closed pipe on stdout is an error, not a silent success" {
 	# The writer holds 64 MiB before it writes: use more than that.
 	run bash -c "'$NPZCAT' write -z 0 x:f4:20000000 | head -c 10 > /dev/null; echo \${PIPESTATUS[0]}"
