@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "npz.h"
 #include "par.h"
@@ -171,20 +170,6 @@ static void parse_args(int argc, char **argv, struct masc_opts *o)
 		o->level = npz_level_default();
 }
 
-/* -o naming a device or a FIFO (-o /dev/null): write to it directly. The
- * writer's temporary-and-rename would replace the device node itself.
- * (npz_writer_open should do this for every tool.) */
-static void output_special(const char **out)
-{
-	struct stat st;
-	if (*out && strcmp(*out, "-") && !stat(*out, &st) && !S_ISREG(st.st_mode) &&
-	    !S_ISDIR(st.st_mode)) {
-		if (!freopen(*out, "w", stdout))
-			die("cannot open '%s' for writing", *out);
-		*out = NULL;
-	}
-}
-
 static void summary(const struct probe_fit *f)
 {
 	fprintf(stderr, "%s: layer %s, %zu rows of %zu values, %d classes, %s: k =",
@@ -213,7 +198,6 @@ int main(int argc, char **argv)
 	par_blas_reexec(argv);
 	mp_init(argc, argv);
 	parse_args(argc, argv, &o);
-	output_special(&o.output);
 	par_init(0);
 	if (o.cmd == MASC_FIT) {
 		struct probe_fit f;

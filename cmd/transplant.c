@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "npz.h"
 #include "transplant.h"
@@ -103,20 +102,6 @@ static void parse_args(int argc, char **argv, struct transplant_cmd_opts *o)
 		o->level = npz_level_default();
 }
 
-/* -o naming a device or a FIFO (-o /dev/null): write to it directly. The
- * writer's temporary-and-rename would replace the device node itself.
- * (npz_writer_open should do this for every tool.) */
-static void output_special(const char **out)
-{
-	struct stat st;
-	if (*out && strcmp(*out, "-") && !stat(*out, &st) && !S_ISREG(st.st_mode) &&
-	    !S_ISDIR(st.st_mode)) {
-		if (!freopen(*out, "w", stdout))
-			die("cannot open '%s' for writing", *out);
-		*out = NULL;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct transplant_cmd_opts o = { 0 };
@@ -124,7 +109,6 @@ int main(int argc, char **argv)
 
 	mp_init(argc, argv);
 	parse_args(argc, argv, &o);
-	output_special(&o.output);
 	const char *mname = strcmp(o.model, "-") ? o.model : "standard input";
 	const char *pname = strcmp(o.probe, "-") ? o.probe : "standard input";
 	if (npz_bundle_load(&pr, o.probe))
