@@ -77,7 +77,7 @@ benches: $(BENCHES)
 # unit test and bats file; tests/run prints the closing 'N passed, N failed'.
 check:
 	@scripts/bootstrap --check
-	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory -j2 all units
 	@tests/run
 
 bench: all benches
