@@ -45,7 +45,7 @@ $(OUT)/ckpt/epoch-$(E3).npz: | $(OUT)/ckpt/done
 $(TOUT)/edited.npz: $(OUT)/ckpt/epoch-$(E3).npz
 	@mkdir -p $(@D)
 	set -o pipefail; layer=$$(unzip -p $< meta.txt | sed -n 's/^model.layers=.* //p'); \
-	dumpacts -m $< --layers $$layer < $(OUT)/data/train.npz | velpic fit | \
+	dumpacts -m $< --layers $$layer < $(OUT)/data/train.npz | velpic fit -q | \
 		transplant -m $< --bias $(BIAS) -o $@
 
 # The edited model itself is the first point of the curve.
