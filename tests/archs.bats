@@ -8,74 +8,12 @@
 # layers; transplant into resnet18's fc; resume bit for bit.
 load helpers
 
-# Fixture writers (standard library only): a CIFAR-100 binary tarball and
-# a miniature Tiny ImageNet zip of baseline JPEGs (every 8x8 block one flat
-# colour, DC only: the writer of tests/mkdata.bats), with pseudo-random
-# content so that training has something to fit.
-FX='import io, os, random, struct, tarfile, zipfile
-R = random.Random(5)
-def cifar100(path, ntrain=8, ntest=4):
-    def recs(n): return b"".join(bytes([R.randrange(20), R.randrange(100)]) + bytes(R.randrange(256) for _ in range(3072)) for _ in range(n))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as t:
-        for name, n in (("train.bin", ntrain), ("test.bin", ntest)):
-            b = recs(n); ti = tarfile.TarInfo("cifar-100-binary/" + name); ti.size = len(b); ti.mtime = 0
-            t.addfile(ti, io.BytesIO(b))
-    open(path, "wb").write(buf.getvalue())
-def huff(bits, vals):
-    codes, code, k = {}, 0, 0
-    for length in range(1, 17):
-        for _ in range(bits[length - 1]):
-            codes[vals[k]] = (code, length); code += 1; k += 1
-        code <<= 1
-    return codes
-DCB = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]; DCV = list(range(12))
-ACB = [0, 2] + [0] * 14; ACV = [0x00, 0xF0]
-DCH, ACH = huff(DCB, DCV), huff(ACB, ACV)
-class Bits:
-    def __init__(s): s.out, s.acc, s.n = bytearray(), 0, 0
-    def put(s, v, n):
-        for i in range(n - 1, -1, -1):
-            s.acc = (s.acc << 1) | ((v >> i) & 1); s.n += 1
-            if s.n == 8:
-                s.out.append(s.acc)
-                if s.acc == 0xFF: s.out.append(0)
-                s.acc, s.n = 0, 0
-    def flush(s):
-        while s.n: s.put(1, 1)
-        return bytes(s.out)
-def seg(m, p): return struct.pack(">BBH", 0xFF, m, len(p) + 2) + p
-def jpeg(w, h, nc, f):
-    out = b"\xff\xd8" + seg(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
-    out += seg(0xDB, b"\x00" + bytes([8] * 64))
-    out += seg(0xC0, struct.pack(">BHHB", 8, h, w, nc) + b"".join(bytes([c + 1, 0x11, 0]) for c in range(nc)))
-    out += seg(0xC4, b"\x00" + bytes(DCB) + bytes(DCV)) + seg(0xC4, b"\x10" + bytes(ACB) + bytes(ACV))
-    out += seg(0xDA, bytes([nc]) + b"".join(bytes([c + 1, 0]) for c in range(nc)) + b"\x00\x3f\x00")
-    b, pred = Bits(), [0] * nc
-    for by in range((h + 7) // 8):
-        for bx in range((w + 7) // 8):
-            for c in range(nc):
-                dc = f(c, by, bx) - 128; diff = dc - pred[c]; pred[c] = dc
-                s = abs(diff).bit_length(); b.put(*DCH[s])
-                if s: b.put(diff if diff >= 0 else diff + (1 << s) - 1, s)
-                b.put(*ACH[0])
-    return out + b.flush() + b"\xff\xd9"
-def rnd_jpeg():
-    t = [[[R.randrange(40, 216) for _ in range(8)] for _ in range(8)] for _ in range(3)]
-    return jpeg(64, 64, 3, lambda c, by, bx: t[c][by][bx])
-WNIDS = ["n03000003", "n01000001", "n02000002"]
-def tiny(path, per=3, nval=4):
-    r = "tiny-imagenet-200/"
-    files = {r + "wnids.txt": ("\n".join(WNIDS) + "\n").encode()}
-    for w in WNIDS:
-        for k in range(per): files[f"{r}train/{w}/images/{w}_{k}.JPEG"] = rnd_jpeg()
-    ann = ""
-    for k in range(nval):
-        files[f"{r}val/images/val_{k}.JPEG"] = rnd_jpeg(); ann += f"val_{k}.JPEG\t{WNIDS[k % 3]}\t0\t0\t63\t63\n"
-    files[r + "val/val_annotations.txt"] = ann.encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name in sorted(files): z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), files[name])
-'
+# The fixtures (tests/fixtures.py, standard library only): a CIFAR-100
+# binary tarball and a miniature Tiny ImageNet zip of baseline JPEGs (every
+# 8x8 block one flat colour), with pseudo-random content so that training
+# has something to fit.
+fx() { PYTHONPATH="$BATS_TEST_DIRNAME" PYTHONDONTWRITEBYTECODE=1 python3 -c "from fixtures import *
+$1"; }
 
 # NumPy forward passes from checkpoint arrays (float64): convolution by
 # shifted slices and tensordot, max-pool with -inf padding, batch norm with
@@ -135,8 +73,6 @@ def load(path): z = np.load(path); return {k: z[k] for k in z.files if k != "met
 def rel(a, b): return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 '
 
-fx() { python3 -c "$FX
-$1"; }
 npf() { need_numpy; "$PY" -c "import numpy as np
 $NPF
 $1"; }
@@ -148,7 +84,7 @@ setup_file() {
 	F="$BATS_FILE_TMPDIR"
 	export F
 	cd "$F" || return 1
-	fx 'cifar100("cifar-100-binary.tar.gz"); tiny("tiny-imagenet-200.zip")'
+	fx 'random_cifar100("cifar-100-binary.tar.gz"); random_tiny("tiny-imagenet-200.zip")'
 	mkdata cifar100 --data-dir . -o c100.npz
 	mkdata cifar100 --split test --data-dir . -o c100t.npz
 	mkdata tiny-imagenet --data-dir . -o tin.npz
