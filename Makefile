@@ -58,7 +58,7 @@ $(LIB): $(LIB_OBJ)
 bin/%: cmd/%.c $(LIB) $(wildcard include/*.h) | bin
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-build/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB) | build/tests
+build/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB) | build/tests
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 build/tests/tools/%: tests/tools/%.c $(LIB) | build/tests/tools

@@ -9,39 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gemm.h"
 #include "nn.h"
 #include "par.h"
 #include "rng.h"
 #include "tap.h"
 #include "util.h"
-
-static struct rng R;
-
-static void fill(float *a, size_t n, float lo, float hi)
-{
-	for (size_t i = 0; i < n; i++)
-		a[i] = lo + (hi - lo) * rng_float(&R);
-}
-
-static double *to_d(const float *a, size_t n)
-{
-	double *d = xmallocarray(n ? n : 1, sizeof *d);
-	for (size_t i = 0; i < n; i++)
-		d[i] = a[i];
-	return d;
-}
-
-/* Worst |a - b| / (atol + |b|) style: max |a-b| - tol*(1+|b|) <= 0. */
-static int close_to(const float *a, const double *b, size_t n, double tol)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])))) {
-			printf("#   element %zu: %.9g vs %.9g\n", i, a[i], b[i]);
-			return 0;
-		}
-	return 1;
-}
 
 /* ---- double-precision references ---- */
 
@@ -113,47 +87,6 @@ static double xent_ref(const double *l, const int32_t *y, int B, int C)
 		t += log(s) + m - l[r * C + y[r]];
 	}
 	return t / B;
-}
-
-static double dot(const double *a, const float *r, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * r[i];
-	return s;
-}
-
-/* Central difference of L(v) = f(v) . R with respect to v[i]. */
-typedef void (*fwd_fn)(double *out, void *ctx);
-
-static double numgrad(double *v, size_t i, fwd_fn f, void *ctx, double *out,
-		      const float *r, size_t nout)
-{
-	const double h = 1e-4;
-	double keep = v[i];
-	v[i] = keep + h;
-	f(out, ctx);
-	double lp = dot(out, r, nout);
-	v[i] = keep - h;
-	f(out, ctx);
-	double lm = dot(out, r, nout);
-	v[i] = keep;
-	return (lp - lm) / (2 * h);
-}
-
-/* Check analytic grads g (n) of vector v against finite differences. */
-static int gradcheck(const char *what, const float *g, double *v, size_t n,
-		     fwd_fn f, void *ctx, double *out, const float *r, size_t nout)
-{
-	size_t step = n > 120 ? n / 120 : 1;
-	for (size_t i = 0; i < n; i += step) {
-		double num = numgrad(v, i, f, ctx, out, r, nout);
-		if (!(fabs(g[i] - num) <= 2e-3 * (1 + fabs(num)))) {
-			printf("#   %s[%zu]: analytic %.9g, numeric %.9g\n", what, i, g[i], num);
-			return 0;
-		}
-	}
-	return 1;
 }
 
 /* ---- linear ---- */

@@ -13,73 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "model.h"
 #include "nn.h"
 #include "par.h"
 #include "rng.h"
 #include "tap.h"
 #include "util.h"
-
-static struct rng R;
-
-static void fill(float *a, size_t n, float lo, float hi)
-{
-	for (size_t i = 0; i < n; i++)
-		a[i] = lo + (hi - lo) * rng_float(&R);
-}
-
-static double *to_d(const float *a, size_t n)
-{
-	double *d = xmallocarray(n ? n : 1, sizeof *d);
-	for (size_t i = 0; i < n; i++)
-		d[i] = a[i];
-	return d;
-}
-
-static int close_to(const float *a, const double *b, size_t n, double tol)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])))) {
-			printf("#   element %zu: %.9g vs %.9g\n", i, a[i], b[i]);
-			return 0;
-		}
-	return 1;
-}
-
-static double dot(const double *a, const float *r, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * r[i];
-	return s;
-}
-
-typedef void (*fwd_fn)(double *out, void *ctx);
-
-/* Analytic gradient g (n) of L = f(v) . R against central differences,
- * on at most ~120 evenly spaced elements. */
-static int gradcheck(const char *what, const float *g, double *v, size_t n,
-		     fwd_fn f, void *ctx, double *out, const float *r, size_t nout)
-{
-	const double h = 1e-4;
-	size_t step = n > 120 ? n / 120 : 1;
-	for (size_t i = 0; i < n; i += step) {
-		double keep = v[i];
-		v[i] = keep + h;
-		f(out, ctx);
-		double lp = dot(out, r, nout);
-		v[i] = keep - h;
-		f(out, ctx);
-		double lm = dot(out, r, nout);
-		v[i] = keep;
-		double num = (lp - lm) / (2 * h);
-		if (!(fabs(g[i] - num) <= 2e-3 * (1 + fabs(num)))) {
-			printf("#   %s[%zu]: analytic %.9g, numeric %.9g\n", what, i, g[i], num);
-			return 0;
-		}
-	}
-	return 1;
-}
 
 /* ---- batch norm ---- */
 
