@@ -18,6 +18,9 @@ DEMO        := $(RESULTS)/demo
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 TOP  := $(abspath $(HERE)..)
 export PATH := $(TOP)/bin:$(PATH)
+# The tools look for data in $MEMPROBE_DATA (default ./data): make it the
+# tree's own data/ wherever make runs.
+export MEMPROBE_DATA ?= $(TOP)/data
 
 demo:
 	@start=$$(date +%s); \

@@ -34,6 +34,9 @@ OUT        ?= $(RESULTS)/$(DATA)-$(ARCH)-p$(P)-run$(RUN)$(if $(LIMIT),-n$(LIMIT)
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 TOP  := $(abspath $(HERE)..)
 export PATH := $(TOP)/bin:$(PATH)
+# The tools look for data in $MEMPROBE_DATA (default ./data): make it the
+# tree's own data/ wherever make runs.
+export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 
 all: $(OUT)/dynamics.tsv

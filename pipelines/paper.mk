@@ -22,6 +22,9 @@ DYN_OPTS ?=
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 TOP  := $(abspath $(HERE)..)
 export PATH := $(TOP)/bin:$(PATH)
+# The tools look for data in $MEMPROBE_DATA (default ./data): make it the
+# tree's own data/ wherever make runs.
+export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 PAPER := $(RESULTS)/paper
 

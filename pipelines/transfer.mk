@@ -29,6 +29,9 @@ TOUT       ?= $(OUT)/transfer-e$(EDIT)-$(BIAS)
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
 TOP  := $(abspath $(HERE)..)
 export PATH := $(TOP)/bin:$(PATH)
+# The tools look for data in $MEMPROBE_DATA (default ./data): make it the
+# tree's own data/ wherever make runs.
+export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 E3   := $(shell printf '%03d' $(EDIT))
 
