@@ -96,6 +96,8 @@ void mp_init(int argc, char **argv)
 	if (argv && argv[0]) {
 		const char *s = strrchr(argv[0], '/');
 		mp_progname = s ? s + 1 : argv[0];
+		/* getopt's own messages name argv[0]: make them "TOOL: ..." too. */
+		argv[0] = (char *)mp_progname;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
