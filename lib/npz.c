@@ -390,7 +390,7 @@ static int read_npy_header(struct npz_reader *r)
 	if (n < 10 || memcmp(pre, "\x93NUMPY", 6))
 		return mp_error("%s: member '%s': not a .npy array (bad magic)",
 				r->path, r->name);
-	size_t hlen, plen = 10;
+	size_t hlen;
 	if (pre[6] == 1) {
 		hlen = le16(pre + 8);
 	} else if (pre[6] == 2 || pre[6] == 3) {
@@ -398,7 +398,6 @@ static int read_npy_header(struct npz_reader *r)
 			return mp_error("%s: member '%s': truncated .npy header",
 					r->path, r->name);
 		hlen = le16(pre + 8) | (size_t)le16(pre + 10) << 16;
-		plen = 12;
 		if (hlen > (1u << 20))
 			return mp_error("%s: member '%s': .npy header of %zu bytes is too long",
 					r->path, r->name, hlen);
@@ -406,7 +405,6 @@ static int read_npy_header(struct npz_reader *r)
 		return mp_error("%s: member '%s': unsupported .npy version %d.%d",
 				r->path, r->name, pre[6], pre[7]);
 	}
-	(void)plen;
 	char *dict = xmalloc(hlen + 1);
 	n = raw_read(r, dict, hlen);
 	if (n != (ssize_t)hlen) {
