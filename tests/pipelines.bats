@@ -87,6 +87,25 @@ dyn() { echo "$R/mnist-mlp-p0.8-run1-n400"; }
 	done
 }
 
+@test "summarize --log: the running training accuracy of each epoch beside the checkpoint's" {
+	need_mnist
+	run "$TOP/pipelines/summarize" --log "$(dyn)/train.tsv" "$(dyn)/dynamics.tsv"
+	assert_success
+	assert_line --index 0 --partial "$(printf 'epoch\ttrain_acc_running\ttrain_acc_corrupted\t')"
+	# epoch 0 has no training yet; epoch 2's figure is the log's, to 4 places
+	assert_line --index 1 --regexp $'^0\tNA\t'
+	want=$(awk -F'\t' '$1 == 2 { printf "%.4f", $3 }' "$(dyn)/train.tsv")
+	assert_line --index 2 --regexp $'^2\t'"$want"$'\t'
+	run "$TOP/pipelines/summarize" --markdown --log "$(dyn)/train.tsv" "$(dyn)/dynamics.tsv"
+	assert_success
+	assert_line --index 0 --partial "| train acc, running (log) |"
+	run "$TOP/pipelines/summarize" --log "$T/absent.tsv" "$(dyn)/dynamics.tsv"
+	assert_failure 1
+	assert_output --partial "absent.tsv"
+	run "$TOP/pipelines/summarize" --log
+	assert_failure 2
+}
+
 @test "transfer.mk: edit at initialisation, train on, every epoch scored" {
 	need_mnist
 	run make -s -f "$TOP/pipelines/transfer.mk" $MINI RESULTS="$R" EDIT=0 TO=2
