@@ -10,7 +10,9 @@
 # transplanted into the final layer (bias zeroed, bias kept) → scored.
 # Everything lands in $(OUT); the table is $(OUT)/dynamics.tsv:
 #   epoch layer probe split labels accuracy
-# A second `make` does nothing; deleting a file redoes only what needs it.
+# A second `make` does nothing; deleting a file, or changing a variable,
+# redoes only what depends on it (each stage's variables are kept in
+# $(OUT)/.params-STAGE, rewritten only when they change).
 #
 # Variables (defaults after ?=):
 DATA       ?= mnist
@@ -39,19 +41,34 @@ export PATH := $(TOP)/bin:$(PATH)
 export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 
+# stamp STAGE,VALUE: $(OUT)/.params-STAGE holds VALUE, and is rewritten (a
+# new mtime, so what depends on it is redone) only when VALUE changed.
+same  = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
+stamp = $(if $(call same,$(2),$(file <$(OUT)/.params-$(1))),,$(file >$(OUT)/.params-$(1),$(2)))
+ifeq ($(strip $(OUT)),)
+$(error dynamics.mk: OUT is empty)
+endif
+$(shell mkdir -p $(OUT))
+$(call stamp,data-train,$(DATA) $(P) $(LIMIT))
+$(call stamp,data-test,$(DATA) $(TEST_LIMIT))
+$(call stamp,train,$(ARCH) $(RUN) $(MAX_EPOCHS) $(SAVE) $(UNTIL) $(TRAIN_OPTS))
+$(call stamp,probe,$(VAR))
+
 all: $(OUT)/dynamics.tsv
 
-$(OUT)/data/train.npz:
+$(OUT)/data/train.npz: $(OUT)/.params-data-train
 	@mkdir -p $(@D)
 	set -o pipefail; mkdata $(DATA) --split train $(if $(LIMIT),--limit $(LIMIT)) | \
 		corrupt -p $(P) --rng numpy --seed 42 -o $@
 
-$(OUT)/data/test.npz:
+$(OUT)/data/test.npz: $(OUT)/.params-data-test
 	@mkdir -p $(@D)
 	mkdata $(DATA) --split test $(if $(TEST_LIMIT),--limit $(TEST_LIMIT)) -o $@
 
-# Training writes its checkpoints and log; the stamp says it finished.
-$(OUT)/ckpt/done: $(OUT)/data/train.npz $(OUT)/data/test.npz
+# Training writes its checkpoints and log; the stamp says it finished. A new
+# run first drops everything made from an earlier one.
+$(OUT)/ckpt/done: $(OUT)/data/train.npz $(OUT)/data/test.npz $(OUT)/.params-train
+	rm -rf $(OUT)/ckpt $(OUT)/rows $(OUT)/probes $(OUT)/acts $(OUT)/train.tsv
 	@mkdir -p $(@D)
 	train --arch $(ARCH) --ckpt-dir $(@D) --eval $(OUT)/data/test.npz \
 		--seed $(RUN) --save $(SAVE) --max-epochs $(MAX_EPOCHS) \
@@ -61,7 +78,7 @@ $(OUT)/ckpt/done: $(OUT)/data/train.npz $(OUT)/data/test.npz
 
 # The checkpoints exist only once training stopped: a second make pass
 # (probe-rows) sees them.
-$(OUT)/dynamics.tsv: $(OUT)/ckpt/done
+$(OUT)/dynamics.tsv: $(OUT)/ckpt/done $(OUT)/data/train.npz $(OUT)/data/test.npz $(OUT)/.params-probe
 	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) probe-rows OUT=$(OUT) KEEP_ACTS=$(KEEP_ACTS) VAR=$(VAR)
 	{ printf 'epoch\tlayer\tprobe\tsplit\tlabels\taccuracy\n'; \
 	  cat $(OUT)/rows/epoch-*.tsv | sort -s -t$$'\t' -k1,1n; } > $@.tmp
@@ -72,7 +89,7 @@ ROWS  := $(patsubst $(OUT)/ckpt/%.npz,$(OUT)/rows/%.tsv,$(CKPTS))
 
 probe-rows: $(ROWS)
 
-$(OUT)/rows/epoch-%.tsv: $(OUT)/ckpt/epoch-%.npz $(OUT)/data/train.npz $(OUT)/data/test.npz
+$(OUT)/rows/epoch-%.tsv: $(OUT)/ckpt/epoch-%.npz $(OUT)/data/train.npz $(OUT)/data/test.npz $(OUT)/.params-probe
 	@mkdir -p $(@D)
 	$(HERE)probe-epoch $(OUT) $* $(KEEP_ACTS) $(VAR) > $@.tmp
 	mv $@.tmp $@

@@ -63,14 +63,49 @@ dyn() { echo "$R/mnist-mlp-p0.8-run1-n400"; }
 @test "dynamics.mk: KEEP_ACTS=0 streams and gives the same table" {
 	need_mnist
 	o="$BATS_FILE_TMPDIR/stream"
-	mkdir -p "$o/ckpt"
-	cp -r "$(dyn)/data" "$o/"
-	cp "$(dyn)"/ckpt/*.npz "$(dyn)/ckpt/done" "$o/ckpt/"
+	mkdir -p "$o"
+	# the run's stages (with their times) but no activations and no rows
+	cp -a "$(dyn)"/.params-* "$(dyn)/data" "$(dyn)/ckpt" "$(dyn)/train.tsv" "$o/"
 	run make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" KEEP_ACTS=0
 	assert_success
 	[ ! -d "$o/acts" ] || fail "KEEP_ACTS=0 cached activations"
 	run cmp "$o/dynamics.tsv" "$(dyn)/dynamics.tsv"
 	assert_success
+}
+
+@test "dynamics.mk: a changed variable redoes what depends on it, and only that" {
+	need_mnist
+	o="$BATS_FILE_TMPDIR/vary"
+	cp -a "$(dyn)" "$o"
+	ck=$(stat -c %y "$o/ckpt/epoch-002.npz")
+	data=$(stat -c %y "$o/data/train.npz")
+	# another MASC threshold: probes again, no training
+	run make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" VAR=0.9
+	assert_success
+	[ "$(stat -c %y "$o/ckpt/epoch-002.npz")" = "$ck" ] || fail "VAR retrained"
+	[ "$(stat -c %y "$o/data/train.npz")" = "$data" ] || fail "VAR remade the data"
+	run diff <(awk -F'\t' '$3 != "masc"' "$o/dynamics.tsv") <(awk -F'\t' '$3 != "masc"' "$(dyn)/dynamics.tsv")
+	assert_success
+	run cmp -s <(awk -F'\t' '$3 == "masc"' "$o/dynamics.tsv") <(awk -F'\t' '$3 == "masc"' "$(dyn)/dynamics.tsv")
+	assert_failure
+	run make -q -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" VAR=0.9
+	assert_success
+	# back to the default: probes again; the same table as the first run
+	run make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o"
+	assert_success
+	run cmp "$o/dynamics.tsv" "$(dyn)/dynamics.tsv"
+	assert_success
+	# another learning rate: trains anew, earlier checkpoints and rows dropped
+	touch "$o/ckpt/epoch-099.npz"
+	run make -s -f "$TOP/pipelines/dynamics.mk" ${MINI/--lr=0.05/--lr=0.02} OUT="$o"
+	assert_success
+	[ "$(stat -c %y "$o/ckpt/epoch-002.npz")" != "$ck" ] || fail "TRAIN_OPTS did not retrain"
+	[ "$(stat -c %y "$o/data/train.npz")" = "$data" ] || fail "TRAIN_OPTS remade the data"
+	[ ! -e "$o/ckpt/epoch-099.npz" ] || fail "a checkpoint of the earlier run survived"
+	run awk -F'\t' 'NR > 1 { print $1 }' "$o/dynamics.tsv"
+	[ "$(printf '%s\n' "${lines[@]}" | sort -u | tr '\n' ' ')" = "0 2 " ] || fail "epochs: ${lines[*]}"
+	run cmp -s "$o/train.tsv" "$(dyn)/train.tsv"
+	assert_failure
 }
 
 @test "summarize and plot: the table and the figures" {
