@@ -692,6 +692,84 @@ static void log_row(struct trainer *t, const struct stats *st, double secs)
 	fprintf(stderr, ", %.1f s\n", secs);
 }
 
+static const char log_header[] = "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_acc\n";
+
+/*
+ * Open the per-epoch log. A resumed run continues the log it finds: the
+ * rows up to the checkpoint's epoch stay and later ones go (a run stopped
+ * between checkpoints logged epochs it will now train again), so the log
+ * ends as an uninterrupted run's would. A file there that is not a train
+ * log is left alone: an error.
+ */
+static int open_log(struct trainer *t, const char *path)
+{
+	char *keep = NULL, *line = NULL;
+	size_t nkeep = 0, cap = 0;
+	int ret = -1;
+	FILE *in = NULL, *mem = NULL;
+
+	if (t->o->resume && (in = fopen(path, "r"))) {
+		mem = open_memstream(&keep, &nkeep);
+		if (!mem)
+			die("out of memory");
+		ssize_t len;
+		for (long lineno = 1; (len = getline(&line, &cap, in)) > 0; lineno++) {
+			if (line[len - 1] != '\n')
+				break;          /* a row cut short by a kill */
+			if (lineno == 1) {
+				if (strcmp(line, log_header)) {
+					mp_error("'%s' is not a train log (its first line is "
+						 "not the header); not overwriting it", path);
+					goto out;
+				}
+			} else {
+				char *end;
+				errno = 0;
+				long e = strtol(line, &end, 10);
+				if (end == line || *end != '\t' || errno) {
+					mp_error("'%s', line %ld: not a train log row", path, lineno);
+					goto out;
+				}
+				if (e > t->epoch)
+					break;
+			}
+			fputs(line, mem);
+		}
+		if (ferror(in)) {
+			mp_error("cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (fclose(mem))
+			die("out of memory");
+		mem = NULL;
+	} else if (t->o->resume && errno != ENOENT) {
+		mp_error("cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	t->log = fopen(path, "w");
+	if (!t->log) {
+		mp_error("cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (nkeep)
+		fwrite(keep, 1, nkeep, t->log);
+	else
+		fputs(log_header, t->log);
+	if (fflush(t->log)) {
+		mp_error("cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (mem)
+		fclose(mem);
+	if (in)
+		fclose(in);
+	free(keep);
+	free(line);
+	return ret;
+}
+
 static int make_dir(const char *dir)
 {
 	if (mkdir(dir, 0777) && errno != EEXIST)
@@ -721,20 +799,18 @@ int train_run(const struct train_opts *o)
 	t.ytb = xcalloc((size_t)t.batch, sizeof *t.ytb);
 	t.pred = xcalloc((size_t)t.batch, sizeof *t.pred);
 	t.perm = xcalloc(t.data.n, sizeof *t.perm);
-	if (o->log_path) {
-		t.log = fopen(o->log_path, "w");
-		if (!t.log) {
-			mp_error("cannot write '%s': %s", o->log_path, strerror(errno));
-			goto out;
-		}
-		fprintf(t.log, "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_acc\n");
-		fflush(t.log);
-	}
+	if (o->log_path && open_log(&t, o->log_path))
+		goto out;
+	char until[64];
+	if (isinf(t.until))
+		snprintf(until, sizeof until, "epoch %ld", o->max_epochs);
+	else
+		snprintf(until, sizeof until, "%g%% (or epoch %ld)", t.until, o->max_epochs);
 	fprintf(stderr, "%s: %s, %zu parameters, %s lr %g, batch %d, %zu samples "
-		"%dx%dx%d, %d classes, until %g%%, %d threads\n", mp_progname,
+		"%dx%dx%d, %d classes, until %s, %d threads\n", mp_progname,
 		t.m.arch, t.m.nparams, optim_kind_name(t.opt.kind), t.opt.lr, t.batch,
 		t.data.n, t.m.input.c, t.m.input.h, t.m.input.w, t.m.classes,
-		t.until, par_threads());
+		until, par_threads());
 
 	if (!o->resume) {
 		struct stats st0 = { -1, -1, -1, t.have_test ? evaluate(&t) : -1 };

@@ -226,6 +226,31 @@ for f, c_in, flat in (('cka', 1, 576), ('ckb', 3, 1024)):
 	[ ! -e c/epoch-002.npz ]
 }
 
+@test "resume --log: the log continues; rows past the checkpoint go; a foreign file is kept" {
+	need_numpy
+	mkdata_np d.npz 100 1 10 10
+	mkdata_np t.npz 40 1 10 10
+	train --arch mlp --max-epochs 4 --save all --ckpt-dir a --eval t.npz --log a.tsv d.npz 2>/dev/null
+	# a run stopped after logging epoch 3 whose last checkpoint is epoch 2
+	train --arch mlp --max-epochs 3 --save 2 --ckpt-dir b --eval t.npz --log b.tsv d.npz 2>/dev/null
+	[ "$(tail -n 1 b.tsv | cut -f1)" = 3 ]
+	rm b/epoch-003.npz
+	run train --resume b/epoch-002.npz --max-epochs 4 --save all --ckpt-dir b --eval t.npz --log b.tsv d.npz
+	assert_success
+	cmp a.tsv b.tsv
+	# a log that does not exist yet starts with the header
+	run train --resume b/epoch-002.npz --max-epochs 3 --ckpt-dir c --log new.tsv d.npz
+	assert_success
+	[ "$(head -n 1 new.tsv)" = "$(head -n 1 a.tsv)" ]
+	[ "$(sed -n 2p new.tsv | cut -f1)" = 3 ] && [ "$(wc -l < new.tsv)" -eq 2 ]
+	# not a train log: an error, and the file as it was
+	printf 'precious\n' > notes.txt
+	run train --resume b/epoch-002.npz --max-epochs 3 --ckpt-dir c --log notes.txt d.npz
+	assert_failure 1
+	assert_output --partial "'notes.txt' is not a train log"
+	[ "$(cat notes.txt)" = precious ]
+}
+
 @test "resume: Adam with shuffling continues the RNG and optimizer exactly" {
 	need_numpy
 	mkdata_np d.npz 48 1 8 8
