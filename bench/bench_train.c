@@ -117,13 +117,28 @@ static void limits(void)
 
 static int cpu_limits;   /* report against the CPU-time limits */
 
+/* A duration in the unit that shows it: a batch-32 layer takes microseconds,
+ * an epoch seconds. Four significant digits, 10 columns wide. */
+static const char *dur(char buf[32], double s)
+{
+	static const struct { double scale; const char *unit; } u[] = {
+		{ 1, "s" }, { 1e3, "ms" }, { 1e6, "us" },
+	};
+	size_t i = 0;
+	while (i + 1 < sizeof u / sizeof *u && s * u[i].scale < 1)
+		i++;
+	snprintf(buf, 32, "%#7.4g %-2s", s * u[i].scale, u[i].unit);
+	return buf;
+}
+
 static void report(const char *what, double secs, double flops, double bytes)
 {
 	double pk = cpu_limits ? peak_cpu : peak_gflops, bw = cpu_limits ? bw_cpu : bw_gbs;
 	double lim_f = flops / (pk * 1e9), lim_b = bytes / (bw * 1e9);
 	double lim = lim_f > lim_b ? lim_f : lim_b;
-	printf("%-34s %9.4f s %7.1f GFLOP/s  %5.1f%% of limit (%.4f s, %s-bound)\n",
-	       what, secs, flops / secs / 1e9, 100 * lim / secs, lim,
+	char a[32], b[32];
+	printf("%-34s %s %7.1f GFLOP/s  %5.1f%% of limit (%s, %s-bound)\n",
+	       what, dur(a, secs), flops / secs / 1e9, 100 * lim / secs, dur(b, lim),
 	       lim_f >= lim_b ? "compute" : "memory");
 }
 
@@ -136,7 +151,8 @@ static void report_cpu(const char *what, double wall, double flops, double bytes
 	cpu_limits = 1;
 	report(name, best_cpu, flops, bytes);
 	cpu_limits = 0;
-	printf("%-34s %9.4f s wall\n", "", wall);
+	char w[32];
+	printf("%-34s %s wall\n", "", dur(w, wall));
 }
 
 /* ---- the MLP's shapes ---- */
