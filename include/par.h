@@ -32,6 +32,10 @@ int par_self(void);
  * which thread runs them. */
 void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx);
 
+/* 1 if the CPU has AVX-512F. Detected once (par_init does it before any
+ * worker starts), so the kernels' checks are plain reads, race-free. */
+int par_cpu_avx512(void);
+
 /* Thread-local scratch that is freed when its thread ends: *slot (a
  * _Thread_local pointer) grown to at least `bytes` (64-byte aligned, not
  * preserved), *cap its size. Returns *slot. */

@@ -7,18 +7,15 @@
 #include <math.h>
 #include <string.h>
 
+#include "par.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define ACT_X86 1
 
 static int have_512(void)
 {
-	static int v = -1;
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512f") ? 1 : 0;
-	}
-	return v;
+	return par_cpu_avx512();
 }
 
 /* The vector loops do what the scalar ones do, NaN and -0 included:

@@ -38,12 +38,7 @@
 int gemm_has_avx512(void)
 {
 #ifdef GEMM_X86
-	static int v = -1;
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512f") ? 1 : 0;
-	}
-	return v;
+	return par_cpu_avx512();
 #else
 	return 0;
 #endif

@@ -195,12 +195,7 @@ static size_t adam_512(float *p, const float *g, float *ea, float *eb, size_t n,
 
 static int have_512(void)
 {
-	static int v = -1;
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512f") ? 1 : 0;
-	}
-	return v;
+	return par_cpu_avx512();
 }
 #endif
 

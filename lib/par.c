@@ -1,13 +1,40 @@
 /*
- * par.c: the worker pool behind par_for, and the OpenBLAS core fix-up.
+ * par.c: the worker pool behind par_for, CPU feature detection, and the
+ * OpenBLAS core fix-up.
  *
  * The pool is built for many short parallel regions (a training step runs
- * a few dozen) on machines that may be busy with other work: a job is
- * published as a generation number with a task counter in one 64-bit
- * word; threads claim tasks with compare-and-swap, so a worker that wakes
- * late finds the job gone and claims nothing, and the caller, which takes
- * tasks too, waits only for the tasks to be done, never for a descheduled
- * worker to notice the job. Workers spin briefly before sleeping.
+ * a few dozen) on machines that may be busy with other work. Threads claim
+ * tasks with compare-and-swap on one 64-bit word, generation << 32 | next
+ * task, so a worker that wakes late finds the job gone and claims nothing,
+ * and the caller, which takes tasks too, waits only for the tasks to be
+ * done, never for a descheduled worker to notice the job. Workers spin
+ * briefly before sleeping.
+ *
+ * Why a job can never run with another job's context. Job g is published
+ * as an immutable descriptor (fn, ctx, ntasks, done) in slot[g & 1],
+ * written before the generation word is set to g << 32 with release order;
+ * nothing in a slot changes while its generation is the current one.
+ *
+ *   1. A worker loads the word, v = (g, i), and reads ntasks from slot[g & 1]
+ *      (an atomic read: the slot may be being rewritten for g + 2, see 3).
+ *   2. It claims task i with CAS(word, v, v + 1). The CAS succeeds only if
+ *      the word still holds generation g, so the claim is made against job
+ *      g, and i < ntasks was checked against job g's ntasks unless the slot
+ *      held job g + 2's by then, which needs the word at g + 1 or later and
+ *      fails the CAS.
+ *   3. Job g cannot end before task i is done (its caller waits for the
+ *      slot's done == ntasks), so slot[g & 1] is not rewritten (for job
+ *      g + 2, after job g's par_for returned) while the worker reads fn and
+ *      ctx from it and runs the task: they are job g's.
+ *   4. done counts tasks of job g only (each slot has its own counter, reset
+ *      before the slot is published again), so par_for returns exactly when
+ *      all of its tasks, and none of another job's, are complete.
+ * A worker would have to sleep between its load and its CAS for 2^32 jobs
+ * (the generation wraps) to break step 2.
+ *
+ * Why not OpenMP: bench/run times MLP and CNN epochs with this pool and
+ * with libgomp (make PAR=openmp); see par_for_omp below and doc/HACKING.md
+ * for the figures. The pool is kept because ...
  */
 #include "par.h"
 
@@ -20,21 +47,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef MEMPROBE_OPENMP
+#include <omp.h>
+#endif
+
 #include "util.h"
 
 /* About 50-100 microseconds of pause instructions. */
 #define SPIN_ITERS 1000
+
+struct job {
+	void (*fn)(void *, size_t);
+	void *ctx;
+	atomic_size_t ntasks;
+	atomic_size_t done;             /* tasks of this job done */
+};
 
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	int nthreads;                   /* including the caller */
 	pthread_t *tids;
-	void (*fn)(void *, size_t);
-	void *ctx;
-	atomic_size_t ntasks;
+	struct job slot[2];             /* job g in slot[g & 1] */
 	_Atomic uint64_t claim;         /* generation << 32 | next task */
-	atomic_size_t done;             /* tasks of this generation done */
 	atomic_int sleepers;
 	atomic_int quit;
 } pool = {
@@ -61,21 +96,22 @@ static uint32_t gen_of(uint64_t v)
 /* Claim and run tasks of generation g until none is left. */
 static void take_tasks(uint32_t g)
 {
+	struct job *j = &pool.slot[g & 1];
 	in_task = 1;
 	for (;;) {
 		uint64_t v = atomic_load_explicit(&pool.claim, memory_order_acquire);
 		if (gen_of(v) != g)
 			break;
 		size_t i = (uint32_t)v;
-		if (i >= atomic_load_explicit(&pool.ntasks, memory_order_relaxed))
+		if (i >= atomic_load_explicit(&j->ntasks, memory_order_relaxed))
 			break;
 		if (!atomic_compare_exchange_weak_explicit(&pool.claim, &v, v + 1,
 				memory_order_acq_rel, memory_order_relaxed))
 			continue;
-		/* The job cannot end before this task is done: fn and ctx
-		 * are this generation's. */
-		pool.fn(pool.ctx, i);
-		atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+		/* Claimed against generation g: job g cannot end before this
+		 * task is done, so fn and ctx are job g's (the proof above). */
+		j->fn(j->ctx, i);
+		atomic_fetch_add_explicit(&j->done, 1, memory_order_release);
 	}
 	in_task = 0;
 }
@@ -100,6 +136,10 @@ static void *worker(void *arg)
 			spins++;
 		}
 		if (g == seen) {
+			/* Sleepers, then the generation (both sequentially
+			 * consistent, as par_for's generation, then sleepers):
+			 * either par_for sees this sleeper and wakes it, or
+			 * this thread sees the new generation. */
 			pthread_mutex_lock(&pool.mu);
 			atomic_fetch_add(&pool.sleepers, 1);
 			while ((g = gen_of(atomic_load(&pool.claim))) == seen
@@ -143,9 +183,15 @@ void par_init(int n)
 	if (n > 256)
 		n = 256;
 	openblas_set_num_threads(1);
+	/* Detect CPU features before any worker can ask. */
+	(void)par_cpu_avx512();
 	if (n == pool.nthreads)
 		return;
 	pool_stop();
+#ifdef MEMPROBE_OPENMP
+	pool.nthreads = n;
+	return;
+#endif
 	pool.tids = xcalloc((size_t)n, sizeof *pool.tids);
 	uint32_t g = gen_of(atomic_load(&pool.claim));
 	for (int i = 0; i < n - 1; i++) {
@@ -171,6 +217,24 @@ int par_self(void)
 	return self_id;
 }
 
+#ifdef MEMPROBE_OPENMP
+/* The same contract through libgomp, for comparison (make PAR=openmp).
+ * Dynamic schedule, one task at a time, like the pool. */
+static void par_for_omp(size_t ntasks, void (*fn)(void *, size_t), void *ctx)
+{
+	#pragma omp parallel num_threads(pool.nthreads)
+	{
+		self_id = omp_get_thread_num();
+		in_task = 1;
+		#pragma omp for schedule(dynamic, 1)
+		for (size_t i = 0; i < ntasks; i++)
+			fn(ctx, i);
+		in_task = 0;
+	}
+	self_id = 0;
+}
+#endif
+
 void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx)
 {
 	if (ntasks == 0)
@@ -180,13 +244,20 @@ void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx)
 			fn(ctx, i);
 		return;
 	}
+#ifdef MEMPROBE_OPENMP
+	par_for_omp(ntasks, fn, ctx);
+	return;
+#endif
 	MP_ASSERT(ntasks < UINT32_MAX);
-	pool.fn = fn;
-	pool.ctx = ctx;
-	atomic_store_explicit(&pool.ntasks, ntasks, memory_order_relaxed);
-	atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
 	uint32_t g = gen_of(atomic_load(&pool.claim)) + 1;
-	atomic_store_explicit(&pool.claim, (uint64_t)g << 32, memory_order_release);
+	/* Nobody reads this slot: its last job (g - 2) is complete, and a
+	 * late reader of it fails its claim (the proof above). */
+	struct job *j = &pool.slot[g & 1];
+	j->fn = fn;
+	j->ctx = ctx;
+	atomic_store_explicit(&j->ntasks, ntasks, memory_order_relaxed);
+	atomic_store_explicit(&j->done, 0, memory_order_relaxed);
+	atomic_store(&pool.claim, (uint64_t)g << 32);
 	if (atomic_load(&pool.sleepers) > 0) {
 		pthread_mutex_lock(&pool.mu);
 		pthread_cond_broadcast(&pool.wake);
@@ -195,13 +266,30 @@ void par_for(size_t ntasks, void (*fn)(void *ctx, size_t i), void *ctx)
 	take_tasks(g);
 	/* Tasks still running on other threads: spin, then let them have
 	 * the CPU if the machine is busy. */
-	for (int spins = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < ntasks;
+	for (int spins = 0; atomic_load_explicit(&j->done, memory_order_acquire) < ntasks;
 	     spins++) {
 		if (spins < SPIN_ITERS)
 			cpu_relax();
 		else
 			sched_yield();
 	}
+}
+
+static int cpu_avx512;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void cpu_detect(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	cpu_avx512 = __builtin_cpu_supports("avx512f") != 0;
+#endif
+}
+
+int par_cpu_avx512(void)
+{
+	pthread_once(&cpu_once, cpu_detect);
+	return cpu_avx512;
 }
 
 /* Thread-local scratch: freed when its thread ends (workers end when the
