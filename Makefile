@@ -7,6 +7,7 @@
 #   make install              PREFIX=/usr/local DESTDIR=
 #   make DEVELOPER=1          strict warnings as errors
 #   make SANITIZE=address,undefined
+#   make fuzz                 libFuzzer harnesses (clang), FUZZ_SECONDS=60 each
 
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
@@ -72,6 +73,71 @@ bin build/lib build/tests build/tests/tools build/bench:
 
 units: $(UNITS) $(TEST_TOOLS)
 benches: $(BENCHES)
+
+# Fuzzing (tests/fuzz/, doc/HACKING.md): libFuzzer harnesses fuzz_NAME.c,
+# built with clang and ASan+UBSan into build/fuzz/ and run by `make fuzz`
+# one after another, FUZZ_SECONDS each, on the seeds in tests/fuzz/corpus/NAME
+# (what they find goes to build/fuzz/corpus/NAME; a crash, hang or huge
+# allocation to tests/fuzz/crashes/NAME/). FUZZ=npz limits the run to some.
+# `make units` builds the same harnesses with CC into test_fuzz_replay,
+# which `make check` runs over both committed folders.
+FUZZ_SRC     = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ        ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= 60
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS  = $(filter-out -Werror -fsanitize=%,$(CFLAGS)) -O1 -g \
+	       -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=all
+FUZZ_OPTS    = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	       -malloc_limit_mb=256 -timeout=10 -print_final_stats=1
+FUZZ_LIB     = build/fuzz/libmemprobe.a
+FUZZ_REPLAY_OBJ = $(patsubst tests/fuzz/%.c,build/tests/fuzz/%.o,$(FUZZ_SRC) tests/fuzz/fuzz.c)
+
+build/fuzz/lib/%.o: lib/%.c $(wildcard include/*.h) | build/fuzz/lib
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(patsubst lib/%.c,build/fuzz/lib/%.o,$(LIB_SRC))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/fuzz/fuzz.o: tests/fuzz/fuzz.c tests/fuzz/fuzz.h | build/fuzz/lib
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/fuzz.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		build/fuzz/fuzz.o $(FUZZ_LIB) $(LDLIBS)
+
+build/tests/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h $(wildcard include/*.h) | build/tests/fuzz
+	$(CC) $(CPPFLAGS) -Itests/fuzz $(CFLAGS) -DLLVMFuzzerTestOneInput=fuzz_one_$(*:fuzz_%=%) -c -o $@ $<
+
+build/tests/test_fuzz_replay: tests/fuzz/replay.c $(FUZZ_REPLAY_OBJ) $(LIB) | build/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) '-DFUZZ_HARNESSES=$(foreach n,$(FUZZ_NAMES),X($(n)))' \
+		-o $@ $< $(FUZZ_REPLAY_OBJ) $(LIB) $(LDLIBS)
+
+build/fuzz/lib build/tests/fuzz:
+	mkdir -p $@
+
+units: build/tests/test_fuzz_replay
+
+# Each harness in turn; a finding stops that harness (libFuzzer's way) but
+# not the others, and fails the target at the end.
+fuzz: $(addprefix build/fuzz/fuzz_,$(FUZZ))
+	@fail=0; for n in $(FUZZ); do \
+		mkdir -p build/fuzz/corpus/$$n tests/fuzz/crashes/$$n; \
+		dict=; test -f tests/fuzz/$$n.dict && dict=-dict=tests/fuzz/$$n.dict; \
+		echo "fuzz $$n: $(FUZZ_SECONDS) s, log in build/fuzz/$$n.log"; \
+		if OPENBLAS_NUM_THREADS=1 build/fuzz/fuzz_$$n $(FUZZ_OPTS) $$dict \
+			-artifact_prefix=tests/fuzz/crashes/$$n/ \
+			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1; \
+		then grep -E '^#[0-9]+.* cov: ' build/fuzz/$$n.log | tail -n 1; \
+			grep -E '^Done ' build/fuzz/$$n.log; \
+		else fail=1; grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' \
+			build/fuzz/$$n.log; \
+		fi; \
+	done; exit $$fail
+
+.PHONY: fuzz
 
 # check bootstraps first (packages and data), then builds and runs every
 # unit test and bats file; tests/run prints the closing 'N passed, N failed'.
