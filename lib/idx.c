@@ -14,6 +14,9 @@
 
 #include "util.h"
 
+/* The first read's buffer; it doubles as more data arrive. */
+#define IDX_FIRST_READ ((size_t)1 << 20)
+
 /* gzread takes an unsigned count: read big buffers in pieces. */
 static int64_t gz_read_full(gzFile f, void *buf, size_t n)
 {
@@ -86,16 +89,25 @@ int idx_read(const char *path, int ndim, uint32_t *dims, uint8_t **data,
 		mp_error("'%s' claims %zu bytes of data, which is absurd", path, n);
 		goto out;
 	}
-	buf = xmalloc(n);
-	got = gz_read_full(f, buf, n);
-	if (got < 0) {
-		if (!data_gz_check(f, path))
-			mp_error("cannot read '%s'", path);
-		goto out;
+	/* The header's size is a claim: the buffer grows as the bytes arrive
+	 * (doubling), so a short file never costs what its header says. */
+	size_t have = 0, cap = n < IDX_FIRST_READ ? n : IDX_FIRST_READ;
+	buf = xmalloc(cap);
+	for (;;) {
+		got = gz_read_full(f, buf + have, cap - have);
+		if (got < 0) {
+			if (!data_gz_check(f, path))
+				mp_error("cannot read '%s'", path);
+			goto out;
+		}
+		have += (size_t)got;
+		if (have < cap || cap == n)
+			break;
+		cap = cap > n / 2 ? n : 2 * cap;
+		buf = xrealloc(buf, cap);
 	}
-	if ((size_t)got < n) {
-		mp_error("'%s' is truncated (%lld of %zu bytes of data)", path,
-			 (long long)got, n);
+	if (have < n) {
+		mp_error("'%s' is truncated (%zu of %zu bytes of data)", path, have, n);
 		goto out;
 	}
 	got = gz_read_full(f, &extra, 1);
