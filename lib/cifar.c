@@ -72,7 +72,7 @@ static ssize_t read_full(read_fn rd, void *ctx, void *buf, size_t n)
 static int parse_member(struct part *p, const struct cifar_fmt *f, int coarse,
 			read_fn rd, void *ctx, const char *what, int64_t size)
 {
-	size_t nlab = f->hundred ? 2 : 1, rec = nlab + CIFAR_PIX;
+	size_t nlab = f->hundred ? 2 : 1, rec = nlab + CIFAR_PIX, claimed = 0;
 	unsigned char buf[2 + CIFAR_PIX];
 	if (size > 0) {
 		if (size > ((int64_t)1 << 34))
@@ -81,9 +81,7 @@ static int parse_member(struct part *p, const struct cifar_fmt *f, int coarse,
 		if ((uint64_t)size % rec)
 			return mp_error("'%s' is not a whole number of %zu-byte records "
 					"(%lld bytes)", what, rec, (long long)size);
-		p->alloc = (size_t)((uint64_t)size / rec);
-		p->y = xmallocarray(p->alloc, sizeof *p->y);
-		p->pix = xmallocarray(p->alloc, CIFAR_PIX);
+		claimed = (size_t)((uint64_t)size / rec);
 	}
 	for (;;) {
 		ssize_t r = read_full(rd, ctx, buf, rec);
@@ -95,7 +93,12 @@ static int parse_member(struct part *p, const struct cifar_fmt *f, int coarse,
 			return mp_error("'%s' is truncated: it ends inside record %zu "
 					"(records are %zu bytes)", what, p->n + 1, rec);
 		if (p->n == p->alloc) {
+			/* Grow as records arrive, never beyond what the member
+			 * claims: a claim alone costs nothing, and a real member
+			 * ends up in a buffer of exactly its size. */
 			p->alloc = p->alloc ? 2 * p->alloc : 1024;
+			if (claimed > p->n && p->alloc > claimed)
+				p->alloc = claimed;
 			p->y = xreallocarray(p->y, p->alloc, sizeof *p->y);
 			p->pix = xreallocarray(p->pix, p->alloc, CIFAR_PIX);
 		}
