@@ -128,8 +128,11 @@ static int match_image(const char *rel, enum data_split split, const char **wnid
 static int arc_slurp(struct archive *a, struct archive_entry *e, const char *src,
 		     const char *name, uint8_t **out, size_t *len)
 {
-	size_t n = 0, cap = archive_entry_size_is_set(e) && archive_entry_size(e) > 0 ?
-		(size_t)archive_entry_size(e) + 1 : 4096;
+	/* The size in the zip is a claim: trusted up to 1 MiB (a JPEG is a
+	 * few KiB), beyond that the buffer grows as the bytes arrive. */
+	la_int64_t claim = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+	size_t n = 0, cap = claim <= 0 ? 4096 : claim < ((la_int64_t)1 << 20) ?
+		(size_t)claim + 1 : (size_t)1 << 20;
 	uint8_t *buf = xmalloc(cap);
 	for (;;) {
 		if (n == cap) {
