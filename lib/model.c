@@ -300,7 +300,9 @@ static int build_cnn(struct model *m)
 	return 0;
 }
 
-int model_build(struct model *m, const char *arch, struct shape input, int classes)
+/* The layers and tensors of an architecture, no parameter memory yet. */
+static int build_layout(struct model *m, const char *arch, struct shape input,
+			int classes)
 {
 	if (input.c < 1 || input.h < 1 || input.w < 1 || shape_size(input) > INT32_MAX)
 		return mp_error("invalid input shape %dx%dx%d", input.c, input.h, input.w);
@@ -319,11 +321,20 @@ int model_build(struct model *m, const char *arch, struct shape input, int class
 	else
 		rc = mp_error("unknown architecture '%s' (mlp, cnn, alexnet, "
 			      "alexnet-cifar or resnet18)", arch);
-	if (rc == 0)
-		rc = model_finish(m);
 	if (rc)
 		model_release(m);
 	return rc;
+}
+
+int model_build(struct model *m, const char *arch, struct shape input, int classes)
+{
+	if (build_layout(m, arch, input, classes))
+		return -1;
+	if (model_finish(m)) {
+		model_release(m);
+		return -1;
+	}
+	return 0;
 }
 
 static void free_workspace(struct model *m)
@@ -814,7 +825,10 @@ int model_load(struct model *m, const struct npz_bundle *b)
 		return mp_error_prefix("model.input");
 	if (parse_long(cl, 2, 1000000, &classes))
 		return mp_error_prefix("model.classes");
-	if (model_build(m, arch, s, (int)classes))
+	/* Every tensor is checked against the checkpoint before the model's
+	 * memory is allocated: the size meta.txt claims costs nothing unless
+	 * the checkpoint holds the arrays to fill it. */
+	if (build_layout(m, arch, s, (int)classes))
 		return -1;
 	for (int i = 0; i < m->ntensors; i++) {
 		const struct model_tensor *t = &m->tensors[i];
@@ -849,6 +863,14 @@ int model_load(struct model *m, const struct npz_bundle *b)
 			model_release(m);
 			return -1;
 		}
+	}
+	if (model_finish(m)) {
+		model_release(m);
+		return -1;
+	}
+	for (int i = 0; i < m->ntensors; i++) {
+		const struct model_tensor *t = &m->tensors[i];
+		const struct npz_array *a = npz_bundle_get(b, t->name);
 		float *dst = model_tensor_data(m, t);
 		if (t->dtype == NPY_I8) {
 			int64_t v;
