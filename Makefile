@@ -7,6 +7,7 @@
 #   make install              PREFIX=/usr/local DESTDIR=
 #   make DEVELOPER=1          strict warnings as errors
 #   make SANITIZE=address,undefined
+#   make PAR=openmp           par_for through libgomp (for bench/bench_par.sh)
 #   make check-asan           the suite under ASan+UBSan, zero reports (build/san-*)
 #   make check-tsan           threaded runs under ThreadSanitizer, zero reports
 #   make fuzz                 libFuzzer harnesses (clang), FUZZ_SECONDS=60 each
@@ -30,6 +31,11 @@ LDLIBS   += $(or $(PKG_LIBS),-lopenblas -llapacke -larchive -lz -lturbojpeg) -lm
 ifeq ($(DEVELOPER),1)
 override CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
           -Wvla -Wshadow -Wno-unused-parameter
+endif
+# par_for through libgomp instead of the pool, for bench/bench_par.sh.
+ifeq ($(PAR),openmp)
+override CFLAGS  += -fopenmp -DMEMPROBE_OPENMP
+override LDFLAGS += -fopenmp
 endif
 ifneq ($(SANITIZE),)
 override CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
