@@ -15,7 +15,10 @@
 #include "gemm.h"
 
 #include <cblas.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "par.h"
 #include "util.h"
@@ -205,6 +208,35 @@ static const float **row_table(size_t n)
 	return par_tls_grow(&rowtab, &rowtab_cap, bytes);
 }
 
+/* Without AVX-512: the n rows of width w given as pointers, as one matrix
+ * for OpenBLAS: the rows themselves when they are equally spaced (rows of
+ * a matrix, as in the linear layers), else a copy in the thread's scratch
+ * (shifted views of an image, as in the convolutions). *ld: its stride. */
+static _Thread_local void *packed;
+static _Thread_local size_t packed_cap;
+
+static const float *rows_matrix(const float *const *rows, int n, int w, size_t *ld)
+{
+	uintptr_t r0 = (uintptr_t)rows[0];
+	uintptr_t step = n > 1 ? (uintptr_t)rows[1] - r0 : (uintptr_t)w * sizeof(float);
+	int strided = step % sizeof(float) == 0 && step / sizeof(float) >= (uintptr_t)w
+		      && step / sizeof(float) <= INT_MAX;
+	for (int k = 2; strided && k < n; k++)
+		strided = (uintptr_t)rows[k] - (uintptr_t)rows[k - 1] == step;
+	if (strided) {
+		*ld = step / sizeof(float);
+		return rows[0];
+	}
+	size_t count, bytes;
+	if (mp_mul_size((size_t)n, (size_t)w, &count) || mp_mul_size(count, sizeof(float), &bytes))
+		MP_ASSERT(!"packed rows size overflows");
+	float *buf = par_tls_grow(&packed, &packed_cap, bytes);
+	for (int k = 0; k < n; k++)
+		memcpy(buf + (size_t)k * w, rows[k], (size_t)w * sizeof(float));
+	*ld = (size_t)w;
+	return buf;
+}
+
 void gemm_nn_rows_pf(int M, int N, int K, const float *A, size_t rsa, size_t csa,
 		     const float *const *brow, const float *const *pfrow,
 		     float *C, size_t ldc, int acc)
@@ -233,13 +265,17 @@ void gemm_nn_rows_pf(int M, int N, int K, const float *A, size_t rsa, size_t csa
 	}
 #endif
 	(void)pfrow;
-	for (int m = 0; m < M; m++)
-		for (int n = 0; n < N; n++) {
-			float v = 0;
-			for (int k = 0; k < K; k++)
-				v += A[(size_t)m * rsa + (size_t)k * csa] * brow[k][n];
-			C[(size_t)m * ldc + n] = acc ? C[(size_t)m * ldc + n] + v : v;
-		}
+	if (K <= 0) {
+		for (int m = 0; !acc && m < M; m++)
+			memset(C + (size_t)m * ldc, 0, (size_t)N * sizeof *C);
+		return;
+	}
+	size_t ldb;
+	const float *B = rows_matrix(brow, K, N, &ldb);
+	int ta = csa != 1;
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, CblasNoTrans, M, N, K,
+		    1.0f, A, (int)(ta ? csa : rsa), B, (int)ldb, acc ? 1.0f : 0.0f,
+		    C, (int)ldc);
 }
 
 void gemm_nn_rows(int M, int N, int K, const float *A, size_t rsa, size_t csa,
@@ -303,13 +339,15 @@ void gemm_nt_rows(int M, int N, int K, const float *A, size_t lda,
 		return;
 	}
 #endif
-	for (int m = 0; m < M; m++)
-		for (int n = 0; n < N; n++) {
-			float v = 0;
-			for (int k = 0; k < K; k++)
-				v += A[(size_t)m * lda + k] * brow[n][k];
-			C[(size_t)m * ldc + n] = v;
-		}
+	if (K <= 0) {
+		for (int m = 0; m < M; m++)
+			memset(C + (size_t)m * ldc, 0, (size_t)N * sizeof *C);
+		return;
+	}
+	size_t ldb;
+	const float *B = rows_matrix(brow, N, K, &ldb);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, (int)lda,
+		    B, (int)ldb, 0.0f, C, (int)ldc);
 }
 
 void gemm_nt(int M, int N, int K, const float *A, size_t lda,
