@@ -30,7 +30,10 @@ size_t npy_dtype_size(enum npy_dtype t);
 const char *npy_dtype_str(enum npy_dtype t);
 
 /* Fill h from dtype and shape; computes count and nbytes. Returns -1 with a
- * message if the element count or byte size overflows. */
+ * message if a dimension is negative, or if the product of the nonzero
+ * dimensions times the item size passes INT64_MAX (NumPy's rule): then no
+ * partial product of the shape (count, nbytes, row width, row bytes)
+ * overflows, even when a dimension is 0 and the count is 0. */
 int npy_header_init(struct npy_header *h, enum npy_dtype t, int ndim,
 		    const int64_t *shape);
 /* Convenience for 1-D and 2-D. */
@@ -51,7 +54,9 @@ size_t npy_preamble_size(const struct npy_header *h);
 size_t npy_preamble_format(const struct npy_header *h, char *buf);
 
 /* Product of rows beyond the first axis: shape[1]*shape[2]*... (1 for ndim
- * <= 1). The "row width" of an (N, ...) array. */
+ * <= 1). The "row width" of an (N, ...) array; times the item size it fits
+ * an int64 for any header made by npy_header_init() or npy_header_parse(),
+ * even when shape[0] is 0. */
 size_t npy_row_count(const struct npy_header *h);
 
 /* Format a shape as "(60000, 1, 28, 28)" into buf (cap >= 160). */

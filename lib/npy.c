@@ -32,10 +32,18 @@ const char *npy_dtype_str(enum npy_dtype t)
 	return dtypes[t].str;
 }
 
+/* NumPy's own rule (PyArray_NewFromDescr): the product of the nonzero
+ * dimensions times the item size must fit a signed 64-bit size. A zero
+ * dimension makes the count 0 but does not excuse the others, so every
+ * partial product of a shape (the count, the byte size, the row width of
+ * npy_row_count() and its bytes) fits too, whatever order a consumer
+ * multiplies them in: (0, 2^62) of float32 is refused, as NumPy refuses to
+ * make it. */
 int npy_header_init(struct npy_header *h, enum npy_dtype t, int ndim,
 		    const int64_t *shape)
 {
-	size_t count = 1;
+	size_t bytes = dtypes[t].size;
+	int zero = 0;
 	MP_ASSERT(ndim >= 0 && ndim <= NPY_MAXDIM);
 	memset(h, 0, sizeof *h);
 	h->dtype = t;
@@ -45,13 +53,22 @@ int npy_header_init(struct npy_header *h, enum npy_dtype t, int ndim,
 			return mp_error("negative dimension %lld in shape",
 					(long long)shape[i]);
 		h->shape[i] = shape[i];
-		if (mp_mul_size(count, (size_t)shape[i], &count))
-			return mp_error("shape's element count overflows");
 	}
-	h->count = count;
-	if (mp_mul_size(count, dtypes[t].size, &h->nbytes) ||
-	    h->nbytes > (size_t)INT64_MAX)
-		return mp_error("shape's byte size overflows");
+	for (int i = 0; i < ndim; i++) {
+		if (!shape[i]) {
+			zero = 1;
+			continue;
+		}
+		if (mp_mul_size(bytes, (size_t)shape[i], &bytes) ||
+		    bytes > (size_t)INT64_MAX) {
+			char buf[NPY_MAXDIM * 24 + 8];
+			return mp_error("shape %s of '%s' overflows: its nonzero "
+					"dimensions make more than 2^63 - 1 bytes",
+					npy_shape_str(h, buf, sizeof buf), dtypes[t].str);
+		}
+	}
+	h->count = zero ? 0 : bytes / dtypes[t].size;
+	h->nbytes = zero ? 0 : bytes;
 	return 0;
 }
 
@@ -69,8 +86,11 @@ int npy_header_2d(struct npy_header *h, enum npy_dtype t, int64_t n, int64_t d)
 size_t npy_row_count(const struct npy_header *h)
 {
 	size_t n = 1;
-	for (int i = 1; i < h->ndim; i++)
-		n *= (size_t)h->shape[i];
+	/* Cannot overflow for a header made by npy_header_init(). */
+	for (int i = 1; i < h->ndim; i++) {
+		int overflow = mp_mul_size(n, (size_t)h->shape[i], &n);
+		MP_ASSERT(!overflow);
+	}
 	return n;
 }
 

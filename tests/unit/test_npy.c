@@ -4,7 +4,8 @@
  * order, spaces, trailing commas, Python 2 long suffixes, every rank), the
  * ones it must reject with a message naming the member and the problem
  * (Fortran order, big-endian, object, half, structured, too many dims,
- * overflowing shapes), and format -> parse round trips of the preamble.
+ * overflowing shapes, zero dimensions included), and format -> parse round
+ * trips of the preamble.
  * Format 2.0/3.0 preambles are read by lib/npz.c: see test_npz.c.
  */
 #include <stdint.h>
@@ -212,10 +213,46 @@ TEST(reject_overflow)
 	/* Even when a later one is 0 (NumPy refuses to make that array). */
 	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
 		    "'shape': (65536, 65536, 65536, 65536, 0), }") == -1);
-	/* But a 0 early keeps the count at 0. */
+	/* ...or an earlier one: a 0 anywhere does not excuse the others. */
 	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
-		    "'shape': (0, 65536, 65536, 65536, 65536), }") == 0);
+		    "'shape': (0, 65536, 65536, 65536, 65536), }") == -1);
+	CHECK(said("overflows"));
+}
+
+TEST(zero_dims_do_not_excuse_overflow)
+{
+	/* (0, 2^62) float32 has no elements, but its rows are 2^64 bytes:
+	 * a consumer computing the row width, or batch * width * 4, would
+	 * overflow. NumPy refuses to make it; so do we. */
+	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
+		    "'shape': (0, 4611686018427387904), }") == -1);
+	CHECK(said("overflows"));
+	CHECK(said("(0, 4611686018427387904)"));
+	CHECK(said("'<f4'"));
+	/* A 0 in the middle, the overflow after it. */
+	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
+		    "'shape': (5, 0, 4611686018427387904, 4), }") == -1);
+	CHECK(said("overflows"));
+	/* 2^61 rows of float32 with no columns: the rows' count alone. */
+	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
+		    "'shape': (2305843009213693952, 0), }") == -1);
+	/* The same at the limit is fine: 2^62 bytes per row of uint8, 2^60
+	 * of float32 (2^62 bytes), and the row width times the item size
+	 * fits an int64. */
+	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
+		    "'shape': (0, 4611686018427387904), }") == 0);
 	CHECK(h.count == 0 && h.nbytes == 0);
+	CHECK(npy_row_count(&h) == (size_t)1 << 62);
+	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
+		    "'shape': (0, 1152921504606846976), }") == 0);
+	CHECK(npy_row_count(&h) * 4 == (size_t)1 << 62);
+	/* npy_header_init applies the same rule. */
+	int64_t s3[3] = { 0, INT64_MAX, 2 };
+	CHECK(npy_header_init(&h, NPY_U1, 3, s3) == -1);
+	CHECK(strstr(mp_errmsg(), "overflows") != NULL);
+	CHECK(npy_header_2d(&h, NPY_F8, 0, INT64_MAX / 8) == 0);
+	CHECK(npy_header_2d(&h, NPY_F8, 0, INT64_MAX / 8 + 1) == -1);
+	CHECK(npy_header_2d(&h, NPY_F8, INT64_MAX / 8 + 1, 0) == -1);
 }
 
 TEST(reject_malformed)
@@ -344,6 +381,7 @@ int main(void)
 	RUN(reject_dtypes);
 	RUN(reject_structured);
 	RUN(reject_overflow);
+	RUN(zero_dims_do_not_excuse_overflow);
 	RUN(reject_malformed);
 	RUN(reject_missing_or_unknown_keys);
 	RUN(header_init);
