@@ -4,7 +4,10 @@
  *
  * Reading: members come in archive order. For a member named "x.npy",
  * npz_reader_name() is "x" and its .npy header has already been parsed when
- * npz_reader_next() returns 1; other members ("meta.txt") have is_array 0.
+ * npz_reader_next() returns 1; "meta.txt" has is_array 0. Any other name,
+ * and any name that is empty, longer than NPZ_NAME_MAX, a path ('/' or
+ * '\'), or holds '..' or a control character, is an error: the writer
+ * refuses to write such a member too.
  * Every failure (truncated archive, bad CRC, corrupt deflate data, a header
  * that lies about its size, an unsupported dtype) is an error whose message
  * names the member. A stream that ends without its zip central directory is
@@ -47,6 +50,8 @@
  * overrides it, and tools' --compress overrides both. */
 #define NPZ_LEVEL_DEFAULT 1
 #define NPZ_STDOUT_HOLD ((size_t)64 << 20)
+/* The longest member name, in bytes, ".npy" included. */
+#define NPZ_NAME_MAX 255
 
 struct npz_reader;
 struct npz_writer;
@@ -101,7 +106,7 @@ void npz_reader_free(struct npz_reader *r);
 /* Create a writer on FILE (through a temporary) or on stdout (NULL or "-").
  * level: 0 = store, 1..9 = deflate. NULL on failure. */
 struct npz_writer *npz_writer_open(const char *path, int level);
-/* A non-array member, e.g. "meta.txt". */
+/* A non-array member: "meta.txt" (or, for tests, raw bytes as "NAME.npy"). */
 int npz_writer_add_text(struct npz_writer *w, const char *name,
 			const char *text, size_t len);
 int npz_writer_add_meta(struct npz_writer *w, const struct meta *m);

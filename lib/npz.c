@@ -84,6 +84,51 @@ static void names_release(struct names *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* Member names are plain: "meta.txt" or "NAME.npy", as np.savez writes
+ * them. A stream is untrusted and its names end up in messages, in the
+ * streams a tool writes, and in the files unzip(1) makes of them, so the
+ * reader refuses, and the writer will not write, a name that is empty,
+ * longer than NPZ_NAME_MAX bytes, a path (a '/' or '\'), holds '..' or a
+ * control character, or is neither of the two forms. Returns why, or NULL
+ * for a good name. */
+static const char *name_problem(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n)
+		return "is empty";
+	if (n > NPZ_NAME_MAX)
+		return "is too long";
+	if (strchr(name, '/') || strchr(name, '\\'))
+		return "is a path (member names hold no '/' or '\\')";
+	if (strstr(name, ".."))
+		return "holds '..'";
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "holds a control character";
+	if (!strcmp(name, "meta.txt") ||
+	    (n > 4 && !strcmp(name + n - 4, ".npy")))
+		return NULL;
+	return "is neither NAME.npy nor meta.txt";
+}
+
+/* name quoted for a message: at most 80 bytes of it, control characters
+ * and bytes beyond ASCII as \xNN. */
+static const char *name_quote(const char *name, char *buf, size_t cap)
+{
+	size_t o = 0, i;
+	for (i = 0; name[i] && i < 80 && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	if (name[i] && o + 4 < cap)
+		memcpy(buf + o, "...", 4);
+	return buf;
+}
+
 struct npz_reader {
 	struct archive *a;
 	char *path;              /* for messages */
@@ -99,7 +144,7 @@ struct npz_reader {
 	int io_errno;
 
 	/* current member */
-	char name[256];
+	char name[NPZ_NAME_MAX + 1];
 	int have_member, is_array;
 	struct npy_header h;
 	uint64_t remaining;      /* array bytes still to deliver */
@@ -484,9 +529,20 @@ int npz_reader_next(struct npz_reader *r)
 		arch_error(r, "cannot read member header");
 		goto fail;
 	}
-	const char *name = archive_entry_pathname(e);
-	if (!name || !*name || strlen(name) >= sizeof r->name) {
-		mp_error("%s: member %zu has a bad name", r->path, r->members + 1);
+	const char *name = archive_entry_pathname(e), *why;
+	if (!name) {
+		mp_error("%s: member %zu has a name that cannot be read", r->path,
+			 r->members + 1);
+		goto fail;
+	}
+	if (!*name) {
+		mp_error("%s: member %zu has an empty name", r->path, r->members + 1);
+		goto fail;
+	}
+	if ((why = name_problem(name))) {
+		char q[400];
+		mp_error("%s: member '%s' %s", r->path,
+			 name_quote(name, q, sizeof q), why);
 		goto fail;
 	}
 	if (names_add(&r->seen, name)) {
@@ -792,7 +848,7 @@ struct npz_writer {
 	int own_fd;              /* fd opened on a device or FIFO, no temporary */
 	/* current member */
 	int in_member;
-	char name[256];
+	char name[NPZ_NAME_MAX + 1];
 	uint64_t expect, written;
 	size_t members;
 	struct names seen;
@@ -928,6 +984,14 @@ static int begin_entry(struct npz_writer *w, const char *fullname, uint64_t size
 	if (w->failed)
 		return -1;
 	MP_ASSERT(!w->in_member);
+	const char *why = name_problem(fullname);
+	if (why) {
+		char q[400];
+		w->failed = 1;
+		return mp_error("%s: member '%s' %s",
+				w->path ? w->path : "standard output",
+				name_quote(fullname, q, sizeof q), why);
+	}
 	if (names_add(&w->seen, fullname)) {
 		w->failed = 1;
 		return mp_error("%s: member '%s' is written twice",

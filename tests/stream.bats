@@ -4,8 +4,9 @@
 # determinism, writers that fail, interop with NumPy both ways (files and
 # pipes, stored and deflated, np.savez and np.savez_compressed, a member
 # large enough for many blocks), and the bad-input catalogue: empty and
-# text input, streams cut at every 1 KiB, lying and unsupported .npy
-# headers, corrupt deflate data, bad CRCs, duplicate members.
+# text input, streams cut at every 1 KiB, lying and
+# unsupported .npy headers, member names that are paths or not NAME.npy /
+# meta.txt, corrupt deflate data, bad CRCs, duplicate members.
 load helpers
 
 NPZCAT=${NPZCAT:-$TOP/build/tests/tools/npzcat}
@@ -39,6 +40,19 @@ def zwrite(path, members, deflate=False):
     with zipfile.ZipFile(path, "w", mode) as z:
         for k, v in members:
             z.writestr(k, v)
+def rawzip(path, members):
+    # A stored zip built byte by byte, for names zipfile will not write.
+    import struct
+    out, cd = b"", b""
+    for name, data in members:
+        crc = zlib.crc32(data)
+        cd += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, crc,
+                          len(data), len(data), len(name), 0, 0, 0, 0, 0, len(out)) + name
+        out += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21, crc,
+                           len(data), len(data), len(name), 0) + name + data
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(cd), len(out), 0)
+    open(path, "wb").write(out + cd + end)
 '
 py() { "$PY" -c "$P
 $1"; }
@@ -375,23 +389,6 @@ for k in 'diuf':
 	fails_with "pk.npz"
 }
 
-@test "stream: a zip of other members is fine: they are skipped as text" {
-	need_numpy
-	py "zwrite('o.npz', [('README', b'hello\n'), ('data/notes.txt', b'x=1\n')])
-zwrite('m.npz', [('README', b'hello\n'), ('y.npy', npy_bytes(np.arange(3)))], deflate=True)"
-	run --separate-stderr npzcat list o.npz
-	assert_success
-	assert_line --index 0 --regexp $'^README\ttext\t6\t'
-	assert_line --index 1 --regexp $'^data/notes.txt\ttext\t4\t'
-	npzcat bundle m.npz b.npz
-	py "z = np.load('b.npz'); assert z.files == ['meta.txt', 'y'], z.files; assert list(z['y']) == [0, 1, 2]"
-	# A member named without .npy is not an array, even with .npy bytes.
-	py "zwrite('n.npz', [('y', npy_bytes(np.arange(3)))])"
-	run --separate-stderr npzcat list n.npz
-	assert_success
-	assert_output --regexp $'^y\ttext\t'
-}
-
 # Check that a damaged stream $1 fails everywhere: listing from the file
 # and from a pipe, and copying to stdout and to a file (nothing written).
 # $2: a regex the message must match.
@@ -408,6 +405,64 @@ all_fail() {
 	run --separate-stderr npzcat copy "$1" out.npz
 	[ "$status" -eq 1 ] || { echo "copy $1 out.npz: status $status"; return 1; }
 	[ ! -e out.npz ] && [ -z "$(ls -A | grep '\.tmp\.')" ] || { echo "copy $1 out.npz left a file"; return 1; }
+}
+
+@test "stream: member names are NAME.npy or meta.txt; paths, '..' and other names are errors" {
+	need_numpy
+	py "
+y = npy_bytes(np.arange(3))
+bad = ['../../../x.npy', '/abs.npy', 'meta.txt/', 'data/notes.txt', 'a..npy', 'README',
+       'y', 'notes.txt', '.npy', 'x\ty.npy']
+for i, n in enumerate(bad):
+    zwrite('bad%d.npz' % i, [('meta.txt', b'a=1\n'), ('y.npy', y), (n, y)], deflate=i % 2 == 1)
+rawzip('empty.npz', [(b'y.npy', y), (b'', y)])
+rawzip('ctl.npz', [(b'y\x1b[2J.npy', y)])
+"
+	all_fail bad0.npz "member '\.\./\.\./\.\./x\.npy' is a path"
+	all_fail bad1.npz "member '/abs\.npy' is a path"
+	all_fail bad2.npz "member 'meta\.txt/' is a path"
+	all_fail bad3.npz "member 'data/notes\.txt' is a path"
+	all_fail bad4.npz "member 'a\.\.npy' holds '\.\.'"
+	for i in 5 6 7 8; do
+		all_fail bad$i.npz "member '[^']*' is neither NAME\.npy nor meta\.txt"
+	done
+	all_fail bad9.npz "member 'x.x09y\.npy' holds a control character"
+	all_fail empty.npz "member 2 has an empty name"
+	# A name is never printed raw: no escape sequence reaches a terminal.
+	all_fail ctl.npz "member 'y.x1b\[2J\.npy' holds a control character"
+	run --separate-stderr npzcat list ctl.npz
+	[[ $stderr == *"y\x1b[2J.npy"* && $stderr != *$'\e'* ]]
+	# Controls: np.savez's names, dotted state_dict names included.
+	py "np.savez('ok.npz', **{'fc1.weight': np.ones((2, 3), np.float32), 'y': np.arange(3)})"
+	run --separate-stderr npzcat list ok.npz
+	assert_success
+	assert_line --index 0 --regexp $'^fc1\\.weight\t<f4\t\\(2, 3\\)\t'
+	assert_line --index 1 --regexp $'^y\t<i8\t\\(3,\\)\t'
+}
+
+@test "stream: corrupt refuses a member named like a path instead of copying it" {
+	need_numpy
+	py "
+y = npy_bytes((np.arange(4) % 3).astype(np.int32))
+x = npy_bytes(np.zeros((4, 2), np.float32))
+for i, n in enumerate(['../../../x.npy', '/abs.npy', 'meta.txt/']):
+    zwrite('d%d.npz' % i, [('meta.txt', b'data.classes=3\n'), ('y.npy', y), (n, x), ('x.npy', x)])
+zwrite('ok.npz', [('meta.txt', b'data.classes=3\n'), ('y.npy', y), ('x.npy', x)])
+"
+	names=('\.\./\.\./\.\./x\.npy' '/abs\.npy' 'meta\.txt/')
+	for k in 0 1 2; do
+		run --separate-stderr corrupt -p 0.5 d$k.npz -o c.npz
+		assert_runtime_error
+		assert_regex "$stderr" "^corrupt: d$k\.npz: member '${names[k]}' is a path"
+		[ ! -e c.npz ]
+		run --separate-stderr corrupt -p 0.5 d$k.npz
+		assert_runtime_error
+	done
+	# No output and no temporary left behind.
+	[ -z "$(ls -A | grep -e '\.tmp\.' -e '^c\.npz$')" ]
+	# The same stream without that member goes through.
+	corrupt -p 0.5 ok.npz -o c.npz
+	py "assert zipfile.ZipFile('c.npz').namelist() == ['meta.txt', 'y.npy', 'y_true.npy', 'flipped.npy', 'x.npy']"
 }
 
 @test "stream: a stream cut at every 1 KiB boundary is an error" {

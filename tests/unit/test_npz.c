@@ -1001,50 +1001,6 @@ TEST(crafted_bad_members)
 	}
 }
 
-TEST(non_array_members)
-{
-	/* Other members are allowed: not arrays, readable as text, skipped
-	 * by bundles; a name without .npy is not an array even if its bytes
-	 * are an .npy file. */
-	unsigned char raw[256];
-	float x[2] = { 1, 2 };
-	size_t n = npy_raw(raw, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-			   0, x, sizeof x);
-	char *p = tpath("other.npz");
-	struct npz_writer *w = npz_writer_open(p, 1);
-	CHECK(npz_writer_add_text(w, "notes.txt", "hello\n", 6) == 0);
-	CHECK(npz_writer_add_text(w, "raw", (char *)raw, n) == 0);
-	CHECK(npz_writer_add_text(w, "x.npy", (char *)raw, n) == 0);
-	CHECK(npz_writer_close(w) == 0);
-
-	struct npz_reader *r = npz_reader_open(p);
-	CHECK(npz_reader_next(r) == 1);
-	CHECK(!npz_reader_is_array(r) && !strcmp(npz_reader_name(r), "notes.txt"));
-	size_t len;
-	char *t = npz_reader_load_text(r, &len);
-	CHECK(t && len == 6 && !strcmp(t, "hello\n"));
-	free(t);
-	CHECK(npz_reader_next(r) == 1);
-	CHECK(!npz_reader_is_array(r) && !strcmp(npz_reader_name(r), "raw"));
-	CHECK(npz_reader_next(r) == 1);
-	CHECK(npz_reader_is_array(r) && !strcmp(npz_reader_name(r), "x"));
-	CHECK(npz_reader_next(r) == 0);
-	npz_reader_free(r);
-
-	struct npz_bundle b;
-	CHECK(npz_bundle_load(&b, p) == 0);
-	CHECK(b.n == 1 && !strcmp(b.a[0].name, "x"));
-	CHECK(b.meta.n == 0);
-	npz_bundle_release(&b);
-
-	/* A meta.txt that is not key=value lines is an error. */
-	w = npz_writer_open(p, 1);
-	CHECK(npz_writer_add_text(w, "meta.txt", "a=1\nbroken\n", 11) == 0);
-	CHECK(npz_writer_close(w) == 0);
-	CHECK(npz_bundle_load(&b, p) == -1);
-	CHECK(msg_has("meta.txt", "line 2"));
-}
-
 /* A zip written with libarchive directly, members given as raw bytes:
  * what our writer would refuse to make. */
 static void write_zip(const char *path, int n, const char **names,
@@ -1068,6 +1024,143 @@ static void write_zip(const char *path, int n, const char **names,
 	}
 	archive_write_close(a);
 	archive_write_free(a);
+}
+
+/* The last message holds what a stream member called `name` (as it is
+ * quoted) and `why`. */
+static int name_refused(const char *name, const char *why)
+{
+	char q[64];
+	snprintf(q, sizeof q, "member '%s' ", name ? name : "");
+	return msg_has(name ? q : "member '", why);
+}
+
+TEST(member_names)
+{
+	/* Names are plain, as np.savez writes them: NAME.npy or meta.txt. The
+	 * writer refuses any other (and leaves nothing behind); the reader
+	 * rejects a stream that has one, naming the member. */
+	static const struct { const char *name, *shown, *why; } bad[] = {
+		{ "../../../x.npy", "../../../x.npy", "is a path" },
+		{ "/abs.npy", "/abs.npy", "is a path" },
+		{ "meta.txt/", "meta.txt/", "is a path" },
+		{ "dir/y.npy", "dir/y.npy", "is a path" },
+		{ "a\\b.npy", "a\\b.npy", "is a path" },
+		{ "..npy", "..npy", "holds '..'" },
+		{ "x..npy", "x..npy", "holds '..'" },
+		{ "notes.txt", "notes.txt", "is neither NAME.npy nor meta.txt" },
+		{ "raw", "raw", "is neither" },
+		{ "y", "y", "is neither" },
+		{ ".npy", ".npy", "is neither" },
+		{ "META.TXT", "META.TXT", "is neither" },
+		{ "x.npy.bak", "x.npy.bak", "is neither" },
+		{ "a\nb.npy", "a\\x0ab.npy", "holds a control character" },
+		{ "t\x7f.npy", "t\\x7f.npy", "holds a control character" },
+	};
+	unsigned char raw[256];
+	float x[2] = { 1, 2 };
+	size_t n = npy_raw(raw, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+			   0, x, sizeof x);
+	struct npy_header h;
+	npy_header_1d(&h, NPY_F4, 2);
+	char *p = tpath("names.npz");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		unlink(p);
+		struct npz_writer *w = npz_writer_open(p, 1);
+		CHECK(npz_writer_add_text(w, bad[i].name, (char *)raw, n) == -1);
+		CHECK(msg_has("names.npz", NULL));
+		CHECK(name_refused(bad[i].shown, bad[i].why));
+		/* The writer has failed: nothing more, nothing left. */
+		CHECK(npz_writer_add(w, "x", &h, x) == -1);
+		CHECK(npz_writer_close(w) == -1);
+		CHECK(!exists(p));
+		CHECK(stray_files() == 0);
+
+		const char *names[] = { "y.npy", bad[i].name, "z.npy" };
+		const void *data[] = { raw, raw, raw };
+		size_t len[] = { n, n, n };
+		write_zip(p, 3, names, data, len);
+		CHECK(read_all(p) == -1);
+		CHECK(msg_has("names.npz: ", NULL));
+		/* libarchive reads '\\' in a zip name as '/'. */
+		const char *shown = strchr(bad[i].name, '\\') ? NULL : bad[i].shown;
+		CHECK(name_refused(shown, bad[i].why));
+		struct npz_bundle b;
+		CHECK(npz_bundle_load(&b, p) == -1);
+		CHECK(name_refused(shown, bad[i].why));
+	}
+
+	/* Array names get ".npy" appended and the same rule. */
+	struct npz_writer *w = npz_writer_open(p, 1);
+	CHECK(npz_writer_add(w, "a/b", &h, x) == -1);
+	CHECK(name_refused("a/b.npy", "is a path"));
+	npz_writer_abort(w);
+	w = npz_writer_open(p, 1);
+	CHECK(npz_writer_add(w, "", &h, x) == -1);
+	CHECK(name_refused(".npy", "is neither"));
+	npz_writer_abort(w);
+	/* NPZ_NAME_MAX bytes with ".npy" is the longest name. */
+	char longest[NPZ_NAME_MAX + 2];
+	memset(longest, 'n', sizeof longest);
+	longest[NPZ_NAME_MAX - 4] = '\0';
+	w = npz_writer_open(p, 1);
+	CHECK(npz_writer_add(w, longest, &h, x) == 0);
+	CHECK(npz_writer_close(w) == 0);
+	CHECK(read_all(p) == 0);
+	longest[NPZ_NAME_MAX - 4] = 'n';
+	longest[NPZ_NAME_MAX - 3] = '\0';
+	w = npz_writer_open(p, 1);
+	CHECK(npz_writer_add(w, longest, &h, x) == -1);
+	CHECK(msg_has("is too long", NULL));
+	npz_writer_abort(w);
+	/* Copying under a new name checks it too. */
+	const char *ok[] = { "meta.txt", "x.npy" };
+	const void *okd[] = { "a=1\n", raw };
+	size_t okl[] = { 4, n };
+	write_zip(p, 2, ok, okd, okl);
+	struct npz_reader *r = npz_reader_open(p);
+	w = npz_writer_open(tpath("names2.npz"), 1);
+	CHECK(npz_reader_next(r) == 1 && npz_reader_next(r) == 1);
+	CHECK(npz_writer_copy(w, r, "../x") == -1);
+	CHECK(name_refused("../x.npy", "is a path"));
+	npz_writer_abort(w);
+	npz_reader_free(r);
+	CHECK(!exists(tpath("names2.npz")));
+
+	/* A name the reader cannot hold is refused, shortened in the
+	 * message. */
+	char name300[301];
+	memset(name300, 'q', 296);
+	memcpy(name300 + 296, ".npy", 5);
+	const char *ln[] = { name300 };
+	const void *ld[] = { raw };
+	write_zip(p, 1, ln, ld, &n);
+	CHECK(read_all(p) == -1);
+	CHECK(msg_has("is too long", "qqq..."));
+	CHECK(strlen(mp_errmsg()) < 200);
+
+	/* Controls: what np.savez writes, meta.txt, dotted state_dict names
+	 * and a name that is not UTF-8, all read fine; and a name without
+	 * .npy is never an array. */
+	const char *good[] = { "meta.txt", "fc1.weight.npy", "opt.fc1.weight.m.npy",
+			       "\xff\xfe.npy", "x.npy" };
+	const void *gd[] = { "a=1\n", raw, raw, raw, raw };
+	size_t gl[] = { 4, n, n, n, n };
+	write_zip(p, 5, good, gd, gl);
+	CHECK(read_all(p) == 0);
+	struct npz_bundle b;
+	CHECK(npz_bundle_load(&b, p) == 0);
+	CHECK(b.n == 4 && !strcmp(b.a[0].name, "fc1.weight") &&
+	      !strcmp(b.a[1].name, "opt.fc1.weight.m"));
+	CHECK(b.meta.n == 1);
+	npz_bundle_release(&b);
+
+	/* A meta.txt that is not key=value lines is an error. */
+	w = npz_writer_open(p, 1);
+	CHECK(npz_writer_add_text(w, "meta.txt", "a=1\nbroken\n", 11) == 0);
+	CHECK(npz_writer_close(w) == 0);
+	CHECK(npz_bundle_load(&b, p) == -1);
+	CHECK(msg_has("meta.txt", "line 2"));
 }
 
 TEST(duplicate_members)
@@ -1278,7 +1371,7 @@ int main(void)
 	RUN(bundle);
 	RUN(npy_versions);
 	RUN(crafted_bad_members);
-	RUN(non_array_members);
+	RUN(member_names);
 	RUN(duplicate_members);
 	RUN(truncated_at_every_byte);
 	RUN(every_byte_flipped);
