@@ -102,4 +102,32 @@ int mp_stderr_is_tty(void);
 /* Monotonic seconds. */
 double mp_now(void);
 
+/* Grow an array *p of *cap elements of `size` bytes so that it holds at
+ * least `need` (capacity doubles, so n appends cost O(n)); the contents
+ * are kept, *p and *cap updated. For buffers that grow as rows arrive
+ * instead of being sized by what a header claims. -1 (no message) when
+ * need * size overflows size_t; out of memory is fatal. */
+int mp_grow(void **p, size_t *cap, size_t need, size_t size);
+
+/* An output file written the way every tool writes one (the stream
+ * writer, npz_writer_open, does the same for streams): a FILE that is a
+ * device or a FIFO (/dev/null, /dev/full, a named pipe) is opened and
+ * written as it is; any other FILE through a temporary FILE.tmp.XXXXXX
+ * renamed over it by mp_out_close(), so a failed run leaves nothing.
+ *
+ *   struct mp_out *o = mp_out_open(path);
+ *   if (!o || mp_out_write(o, text, len) || mp_out_close(o)) die_lib();
+ *
+ * (on a write error, call mp_out_abort(o) instead of mp_out_close). */
+struct mp_out;
+/* NULL with a message naming the file on failure. */
+struct mp_out *mp_out_open(const char *path);
+/* All n bytes, or -1 with a message naming the file. */
+int mp_out_write(struct mp_out *o, const void *buf, size_t n);
+/* Close (checked: a full disk shows here) and rename the temporary over
+ * FILE; frees o. -1 with a message, and then no temporary is left. */
+int mp_out_close(struct mp_out *o);
+/* Give up: close, remove the temporary, free o (NULL: nothing). */
+void mp_out_abort(struct mp_out *o);
+
 #endif

@@ -353,3 +353,99 @@ double mp_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+int mp_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t n, bytes;
+	if (need <= *cap)
+		return 0;
+	n = *cap > SIZE_MAX / 2 ? SIZE_MAX : *cap * 2;
+	if (n < need)
+		n = need;
+	/* Doubling may overflow where `need` itself does not: fall back to it. */
+	if (mp_mul_size(n, size, &bytes)) {
+		n = need;
+		if (mp_mul_size(n, size, &bytes))
+			return -1;
+	}
+	*p = xrealloc(*p, bytes);
+	*cap = n;
+	return 0;
+}
+
+/* ---- output files ---- */
+
+struct mp_out {
+	char *path;
+	char *tmp;               /* the temporary, or NULL: path written directly */
+	int fd;
+};
+
+struct mp_out *mp_out_open(const char *path)
+{
+	struct mp_out *o = xcalloc(1, sizeof *o);
+	struct stat st;
+	o->path = xstrdup(path);
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		/* A device or FIFO (/dev/null, a named pipe): write to it as it
+		 * is; renaming a temporary over it would replace it. */
+		o->fd = open(path, O_WRONLY);
+		if (o->fd < 0)
+			mp_error("cannot open '%s': %s", path, strerror(errno));
+	} else {
+		o->fd = mp_tmp_create(path, &o->tmp);
+	}
+	if (o->fd < 0) {
+		free(o->path);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+int mp_out_write(struct mp_out *o, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t k = write(o->fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return mp_error("cannot write '%s': %s", o->path, strerror(errno));
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void out_free(struct mp_out *o)
+{
+	free(o->tmp);
+	free(o->path);
+	free(o);
+}
+
+int mp_out_close(struct mp_out *o)
+{
+	int rc = 0;
+	if (close(o->fd))
+		rc = mp_error("cannot write '%s': %s", o->path, strerror(errno));
+	if (o->tmp) {
+		if (rc)
+			mp_tmp_discard(o->tmp);
+		else
+			rc = mp_tmp_commit(o->tmp, o->path);
+	}
+	out_free(o);
+	return rc;
+}
+
+void mp_out_abort(struct mp_out *o)
+{
+	if (!o)
+		return;
+	close(o->fd);
+	if (o->tmp)
+		mp_tmp_discard(o->tmp);
+	out_free(o);
+}
