@@ -25,6 +25,7 @@
 #include "npz.h"
 #include "par.h"
 #include "util.h"
+#include "validate.h"
 
 /* Projections are computed by tasks of at most SCORE_ROWS rows, and at
  * most PROJ_BYTES of projections each. */
@@ -108,8 +109,9 @@ int masc_probe_load(struct masc_probe *p, const char *path)
 		mp_error("%s: member 'k' must be a non-empty 1-D integer array", src);
 		goto fail;
 	}
-	if (v->h.ndim != 2 || (v->h.dtype != NPY_F8 && v->h.dtype != NPY_F4) ||
-	    v->h.shape[1] < 1) {
+	if (validate_float(&v->h, src, "basis"))
+		goto fail;
+	if (v->h.ndim != 2 || v->h.shape[1] < 1) {
 		mp_error("%s: member 'basis' must be a 2-D float array (sum k, D)", src);
 		goto fail;
 	}

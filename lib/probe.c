@@ -13,8 +13,9 @@
  * (LAPACK itself single-threaded in each), so classes are solved two at a
  * time on two cores, each exactly as it would be alone.
  *
- * Fit, dual: the rows are stored by class as float32 (the counts per class
- * are known from the labels before the rows arrive), and each class task
+ * Fit, dual: the rows are stored by class as float32, each class's block
+ * growing as its rows arrive up to its count (known from the labels), so
+ * a header that claims more rows than arrive costs nothing; each class task
  * forms G_c = X_c X_c^T from float64 column panels, takes the top k_c
  * eigenvectors U_c of G_c (whose non-zero eigenvalues are those of S_c),
  * recovers V_c = Sigma^-1 U_c^T X_c a panel at a time and re-orthonormalises
@@ -35,6 +36,7 @@
 #include "npz.h"
 #include "par.h"
 #include "util.h"
+#include "validate.h"
 
 /* Rows are read a few MB at a time (predict: enough rows per block for
  * the scorer's tasks to keep every thread busy). */
@@ -102,39 +104,34 @@ void probe_fit_release(struct probe_fit *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* The number of classes: meta data.classes, else model.classes, else the
- * largest label + 1; every label must be in [0, C). */
+/* The number of classes: meta data.classes or model.classes (they must
+ * agree), else the largest label + 1; every label must be in [0, C). */
 static int count_classes(const struct meta *m, const int32_t *y, size_t n,
 			 const char *path, const char *lab, int *out)
 {
-	static const char *const keys[] = { "data.classes", "model.classes" };
-	long c = 0;
-	const char *key = NULL;
-	for (size_t i = 0; i < 2 && !key; i++) {
-		const char *s = meta_get(m, keys[i]);
-		if (s) {
-			if (parse_long(s, 1, 1L << 20, &c))
-				return mp_error("%s: invalid %s '%s' in meta.txt", path, keys[i], s);
-			key = keys[i];
-		}
-	}
+	int mc;
+	if (validate_meta_classes(m, path, &mc))
+		return -1;
+	const char *key = !mc ? NULL : meta_get(m, "data.classes") ? "data.classes"
+			  : "model.classes";
 	int32_t top = -1;
 	for (size_t i = 0; i < n; i++) {
 		if (y[i] < 0)
 			return mp_error("%s: label %d of '%s' at row %zu is negative",
 					path, (int)y[i], lab, i);
-		if (key && y[i] >= c)
-			return mp_error("%s: label %d of '%s' at row %zu is not below %s=%ld",
-					path, (int)y[i], lab, i, key, c);
+		if (key && y[i] >= mc)
+			return mp_error("%s: label %d of '%s' at row %zu is not below %s=%d",
+					path, (int)y[i], lab, i, key, mc);
 		if (y[i] > top)
 			top = y[i];
 	}
 	if (!key) {
-		if (top >= (1 << 20))
-			return mp_error("%s: label %d of '%s' is too large", path, (int)top, lab);
-		c = top + 1;
+		if (top >= VALIDATE_MAX_CLASSES)
+			return mp_error("%s: label %d of '%s' is too large (more than %d classes)",
+					path, (int)top, lab, VALIDATE_MAX_CLASSES);
+		mc = top + 1;
 	}
-	*out = (int)c;
+	*out = mc;
 	return 0;
 }
 
@@ -172,8 +169,7 @@ struct fit_ctx {
 	struct probe_fit *f;
 	const struct probe_fit_opts *o;
 	struct gram_acc *g;        /* primal */
-	const float *rows;         /* dual: (N, D) grouped by class */
-	const size_t *start;       /* dual: (C) first row of each class */
+	float *const *rows;        /* dual: (C) per class (n_c, D) */
 	double **v;                /* (C) per class (k_c, D) */
 	double **w;                /* (C) per class (k_c) eigenvalues */
 	char **err;                /* (C) per class message, or NULL */
@@ -299,7 +295,7 @@ static void solve_dual(void *ctx, size_t i)
 	struct probe_fit *f = x->f;
 	int c = (int)i;
 	size_t d = f->dim, n = f->count[c], k;
-	const float *rows = x->rows + x->start[c] * d;
+	const float *rows = x->rows[c];
 	double *g = NULL, *p = NULL, *u = NULL;
 	struct eig e;
 	memset(&e, 0, sizeof e);
@@ -459,8 +455,8 @@ static int read_blocks(struct npz_reader *r, size_t n, size_t d, int f64, size_t
 struct fit_read {
 	struct probe_fit *f;
 	struct gram_acc *g;        /* primal */
-	float *rows;               /* dual: (N, D) */
-	const size_t *start;       /* dual */
+	float **rows;              /* dual: (C) per class (cap_c, D) */
+	size_t *cap;               /* dual: (C) rows each block holds */
 	size_t *fill;              /* dual: (C) rows placed per class */
 	const int32_t *lab;
 	const char *path;
@@ -485,7 +481,9 @@ static int consume_primal(void *ctx, const void *block, size_t first, size_t m)
 	return 0;
 }
 
-/* A block of rows into their class's place in rows (N, D) float32. */
+/* A block of rows appended to their classes' rows, float32. A class's
+ * block doubles as its rows arrive, never beyond the class's count: the
+ * memory follows the rows that came, not what the header claims. */
 static int consume_dual(void *ctx, const void *block, size_t first, size_t m)
 {
 	struct fit_read *fr = ctx;
@@ -498,7 +496,17 @@ static int consume_dual(void *ctx, const void *block, size_t first, size_t m)
 			return -1;
 		for (size_t j = 0; j < d; j++)
 			f->colsum[j] += x[j];
-		memcpy(fr->rows + (fr->start[c] + fr->fill[c]++) * d, x, d * sizeof *x);
+		if (fr->fill[c] == fr->cap[c]) {
+			size_t want = fr->cap[c] ? fr->cap[c] * 2 : 64, bytes;
+			if (want > f->count[c])
+				want = f->count[c];
+			if (mp_mul_size(want, d * sizeof *x, &bytes))
+				return mp_error("%s: %zu rows of %zu values are too many",
+						fr->path, want, d);
+			fr->rows[c] = xrealloc(fr->rows[c], bytes);
+			fr->cap[c] = want;
+		}
+		memcpy(fr->rows[c] + fr->fill[c]++ * d, x, d * sizeof *x);
 	}
 	progress("reading", first + m, f->rows, fr->show);
 	return 0;
@@ -510,8 +518,8 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 	struct gram_acc g;
 	struct fit_ctx x;
 	int32_t *lab = NULL;
-	size_t nlab = 0, *start = NULL;
-	float *rows = NULL;
+	size_t nlab = 0;
+	float **rows = NULL;       /* dual: (C) per class */
 	int rc, ret = -1, have = 0, show = o->progress && mp_stderr_is_tty();
 	const char *src;
 
@@ -551,6 +559,8 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 		goto out;
 	}
 	const struct npy_header *h = npz_reader_header(r);
+	if (validate_float(h, src, f->member))
+		goto out;
 	if (h->ndim < 2) {
 		mp_error("%s: member '%s' must have a row per sample, (N, D), not %d-D",
 			 src, f->member, h->ndim);
@@ -610,14 +620,12 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 			goto out;
 		gram_acc_finish(&g);
 	} else {
-		start = xcalloc(C, sizeof *start);
-		for (size_t c = 1; c < C; c++)
-			start[c] = start[c - 1] + f->count[c - 1];
-		rows = xaligned_calloc(f->rows * f->dim, sizeof *rows);
+		rows = xcalloc(C, sizeof *rows);
 		x.rows = rows;
-		x.start = start;
-		struct fit_read fr = { f, NULL, rows, start, xcalloc(C, sizeof(size_t)), lab, src, show };
+		struct fit_read fr = { f, NULL, rows, xcalloc(C, sizeof(size_t)),
+				       xcalloc(C, sizeof(size_t)), lab, src, show };
 		int bad = read_blocks(r, f->rows, f->dim, 0, READ_BYTES, consume_dual, &fr);
+		free(fr.cap);
 		free(fr.fill);
 		if (bad)
 			goto out;
@@ -664,8 +672,10 @@ out:
 	free(x.w);
 	free(x.err);
 	gram_acc_release(&g);
+	if (rows)
+		for (size_t c = 0; c < (size_t)f->classes; c++)
+			free(rows[c]);
 	free(rows);
-	free(start);
 	free(lab);
 	npz_reader_free(r);
 	if (ret)
@@ -767,20 +777,28 @@ void probe_fit_warnings(const struct probe_fit *f)
 
 struct predict_read {
 	const struct probe_scorer *sc;
-	float *score;              /* (N, C) */
-	int32_t *pred;             /* (N) */
+	float *score;              /* (cap, C) */
+	int32_t *pred;             /* (cap) */
+	size_t cap_score, cap_pred; /* elements allocated */
 	const char *path, *member;
 };
 
+/* Scores a block of rows into pred and score, which grow as the rows
+ * arrive: a header that claims 2^31 rows costs nothing until they come. */
 static int consume_predict(void *ctx, const void *block, size_t first, size_t m)
 {
 	struct predict_read *pr = ctx;
 	const struct probe_scorer *sc = pr->sc;
 	const float *x = block;
+	size_t C = (size_t)sc->classes, end = first + m, need;
 	for (size_t i = 0; i < m; i++)
 		if (check_row_f32(x + i * sc->dim, sc->dim, first + i, pr->path, pr->member))
 			return -1;
-	if (sc->score(sc->ctx, x, m, pr->score + first * (size_t)sc->classes, pr->pred + first))
+	if (mp_mul_size(end, C, &need) ||
+	    mp_grow((void **)&pr->score, &pr->cap_score, need, sizeof *pr->score) ||
+	    mp_grow((void **)&pr->pred, &pr->cap_pred, end, sizeof *pr->pred))
+		return mp_error("%s: %zu rows of %zu scores are too many", pr->path, end, C);
+	if (sc->score(sc->ctx, x, m, pr->score + first * C, pr->pred + first))
 		return mp_error_prefix("%s", pr->path);
 	return 0;
 }
@@ -798,8 +816,7 @@ int probe_predict(const char *in, const char *out, int level,
 	struct npz_writer *w = NULL;
 	struct meta m = META_INIT;
 	struct label_count lc[3] = { { "y", 0, 0 }, { "y_true", 0, 0 }, { "flipped", 0, 0 } };
-	int32_t *pred = NULL;
-	float *score = NULL;
+	struct predict_read pr = { sc, NULL, NULL, 0, 0, NULL, NULL };
 	size_t n = 0, C = (size_t)sc->classes;
 	int rc, ret = -1, have = 0, meta_done = 0;
 	char member[8] = "";
@@ -818,6 +835,17 @@ int probe_predict(const char *in, const char *out, int level,
 			continue;
 		}
 		if (!meta_done) {
+			/* The labels are checked against the probe's classes;
+			 * a stream that states another class count is not
+			 * the one the probe was fitted for. */
+			int mc;
+			if (validate_meta_classes(&m, src, &mc))
+				goto out;
+			if (mc && (size_t)mc != C) {
+				mp_error("%s: the stream has %d classes (meta.txt) but the "
+					 "probe has %zu", src, mc, C);
+				goto out;
+			}
 			if (add)
 				meta_merge(&m, add);
 			if (npz_writer_add_meta(w, &m))
@@ -836,27 +864,37 @@ int probe_predict(const char *in, const char *out, int level,
 			}
 			l->n = (size_t)h->shape[0];
 			l->seen = 1;
-			if (l == &lc[2]) {
-				if (npz_writer_copy(w, r, NULL))
-					goto out;
-			} else {
-				int32_t *v;
-				size_t cnt;
-				struct npy_header o;
-				if (npz_reader_load_i32(r, &v, &cnt))
-					goto out;
-				int bad = npy_header_1d(&o, NPY_I4, (int64_t)cnt) ||
-					  npz_writer_add(w, name, &o, v);
-				free(v);
-				if (bad)
-					goto out;
+			int32_t *v;
+			size_t cnt;
+			struct npy_header o;
+			int fl = l == &lc[2];
+			if (npz_reader_load_i32(r, &v, &cnt))
+				goto out;
+			int bad = fl ? validate_flipped(v, cnt, src)
+				     : validate_labels(v, cnt, (int)C, src, name);
+			if (!bad && fl) {
+				/* flipped as DESIGN.md has it: uint8 */
+				uint8_t *u = xmalloc(cnt ? cnt : 1);
+				for (size_t i = 0; i < cnt; i++)
+					u[i] = (uint8_t)v[i];
+				bad = npy_header_1d(&o, NPY_U1, (int64_t)cnt) ||
+				      npz_writer_add(w, name, &o, u);
+				free(u);
+			} else if (!bad) {
+				bad = npy_header_1d(&o, NPY_I4, (int64_t)cnt) ||
+				      npz_writer_add(w, name, &o, v);
 			}
+			free(v);
+			if (bad)
+				goto out;
 			continue;
 		}
 		if (have || (strcmp(name, "act") && strcmp(name, "x")))
 			continue;
 		have = 1;
 		snprintf(member, sizeof member, "%s", name);
+		if (validate_float(h, src, name))
+			goto out;
 		if (h->ndim < 2) {
 			mp_error("%s: member '%s' must have a row per sample, (N, D), not %d-D",
 				 src, name, h->ndim);
@@ -876,9 +914,8 @@ int probe_predict(const char *in, const char *out, int level,
 				warn("the probe was fitted on layer '%s', these rows are from '%s'",
 				     pl, il);
 		}
-		pred = xaligned_calloc(n ? n : 1, sizeof *pred);
-		score = xaligned_calloc(n * C > 0 ? n * C : 1, sizeof *score);
-		struct predict_read pr = { sc, score, pred, src, name };
+		pr.path = src;
+		pr.member = name;
 		if (read_blocks(r, n, d, 0, PREDICT_BYTES, consume_predict, &pr))
 			goto out;
 	}
@@ -894,11 +931,15 @@ int probe_predict(const char *in, const char *out, int level,
 				 src, lc[i].name, lc[i].n, member, n);
 			goto out;
 		}
+	/* No rows: empty members (the buffers are never NULL for the writer). */
+	if (mp_grow((void **)&pr.score, &pr.cap_score, 1, sizeof *pr.score) ||
+	    mp_grow((void **)&pr.pred, &pr.cap_pred, 1, sizeof *pr.pred))
+		goto out;
 	struct npy_header hp, hs;
 	if (npy_header_1d(&hp, NPY_I4, (int64_t)n) ||
 	    npy_header_2d(&hs, NPY_F4, (int64_t)n, (int64_t)C) ||
-	    npz_writer_add(w, "pred", &hp, pred) ||
-	    npz_writer_add(w, "score", &hs, score))
+	    npz_writer_add(w, "pred", &hp, pr.pred) ||
+	    npz_writer_add(w, "score", &hs, pr.score))
 		goto out;
 	ret = npz_writer_close(w);
 	w = NULL;
@@ -907,7 +948,7 @@ out:
 		npz_writer_abort(w);
 	npz_reader_free(r);
 	meta_release(&m);
-	free(pred);
-	free(score);
+	free(pr.pred);
+	free(pr.score);
 	return ret;
 }

@@ -19,6 +19,7 @@
 
 #include "npz.h"
 #include "util.h"
+#include "validate.h"
 
 void velpic_vectors(const struct probe_fit *f, float *w)
 {
@@ -95,8 +96,9 @@ int velpic_probe_load(struct velpic_probe *p, const char *path)
 		mp_error("%s: not a velpic probe (no 'w' member)", src);
 		goto fail;
 	}
-	if (a->h.ndim != 2 || (a->h.dtype != NPY_F4 && a->h.dtype != NPY_F8) ||
-	    a->h.shape[0] < 1 || a->h.shape[1] < 1 || a->h.shape[0] > (1 << 20)) {
+	if (validate_float(&a->h, src, "w"))
+		goto fail;
+	if (a->h.ndim != 2 || a->h.shape[0] < 1 || a->h.shape[1] < 1 || a->h.shape[0] > (1 << 20)) {
 		mp_error("%s: member 'w' must be a non-empty 2-D float array (C, D)", src);
 		goto fail;
 	}

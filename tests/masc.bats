@@ -350,3 +350,112 @@ write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])
 	[ -p f ] || fail "the FIFO was replaced"
 	npy "import numpy as np; assert np.load('out.npz')['k'].shape == (3,)"
 }
+
+# Hostile streams: an .npy header that claims far more than arrives
+# (npyraw: the header, then only `nbytes` of data), wrong dtypes, labels
+# outside the classes.
+L='
+def npyraw(shape, descr="<f4", nbytes=40000):
+    b = io.BytesIO()
+    np.lib.format.write_array_header_1_0(b, dict(descr=descr, fortran_order=False, shape=tuple(shape)))
+    return b.getvalue() + bytes(nbytes)
+def writeraw(path, meta, members):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("meta.txt", meta)
+        for k, v in members:
+            if not isinstance(v, bytes):
+                b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); v = b.getvalue()
+            z.writestr(k + ".npy", v)
+'
+
+# Run masc under a 2 GB address-space limit (and a time limit).
+limited() {
+	run --separate-stderr timeout 120 bash -c 'ulimit -v 2000000 && exec "$@"' limited masc "$@"
+}
+
+@test "masc: a header claiming 2^28 or 2^31 rows fails on truncation, within 2 GB" {
+	need_numpy
+	mkfixtures
+	masc fit -q train.npz -o p.npz
+	npy "$W$L
+y, x = fixture(600, seed=1)
+writeraw('rows28.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('act', npyraw((2**28, 20)))])
+writeraw('rows31.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y[:3]), ('act', npyraw((2**31, 20)))])
+writeraw('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24)))])"
+	[ "$(wc -c < rows28.npz)" -lt 50000 ]
+	limited predict -m p.npz rows28.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^masc: rows28.npz: member 'act' is truncated"
+	limited predict -m p.npz rows31.npz -o out.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^masc: rows31.npz: .*'act'"
+	[ ! -e out.npz ]
+	# 600 rows of 2^24 values: the dual method's rows are not allocated
+	# before they arrive
+	limited fit wide.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^masc: wide.npz: member 'act' is truncated"
+}
+
+@test "masc: features must be float: integer act or x is refused, naming member and dtype" {
+	need_numpy
+	mkfixtures
+	masc fit -q train.npz -o p.npz
+	npy "$W
+y, x = fixture(60, seed=3)
+write('i4.npz', 'data.classes=3\n', [('y', y), ('act', (x * 10).astype('<i4'))])
+write('i8.npz', 'data.classes=3\n', [('y', y), ('x', (x * 10).astype('<i8').reshape(60, 4, 5))])
+write('u1.npz', 'data.classes=3\n', [('y', y), ('act', np.zeros((60, 20), np.uint8))])
+write('f8.npz', 'data.classes=3\n', [('y', y), ('act', x.astype(np.float64))])"
+	for f in i4 i8 u1; do
+		run --separate-stderr masc fit -q $f.npz -o out.npz
+		assert_runtime_error
+		[ ! -e out.npz ]
+		run --separate-stderr masc predict -m p.npz $f.npz
+		assert_runtime_error
+	done
+	assert_regex "$stderr" "^masc: u1.npz: member 'act' has dtype '\|u1': features must be float32 or float64"
+	run --separate-stderr masc fit -q i4.npz
+	assert_regex "$stderr" "^masc: i4.npz: member 'act' has dtype '<i4'"
+	run --separate-stderr masc predict -m p.npz i8.npz
+	assert_regex "$stderr" "^masc: i8.npz: member 'x' has dtype '<i8'"
+	# float64 is a float
+	masc fit -q f8.npz -o f8p.npz
+	masc predict -m f8p.npz f8.npz -o f8r.npz
+}
+
+@test "masc: labels outside the classes and flipped other than 0/1 are errors in fit and predict" {
+	need_numpy
+	mkfixtures
+	masc fit -q train.npz -o p.npz
+	npy "$W
+y, x = fixture(60, seed=3)
+def lab(name, meta, **m):
+    a = dict(y=y.astype(np.int32), y_true=y.astype(np.int32), flipped=np.zeros(60, np.uint8))
+    for k, (i, v) in m.items():
+        a[k] = a[k].astype(np.int64 if k != 'flipped' else np.uint8); a[k][i] = v
+    write(name, meta, [(k, a[k]) for k in ['y', 'y_true', 'flipped']] + [('act', x)])
+lab('neg.npz', 'data.classes=3\n', y=(5, -1))
+lab('ten.npz', 'data.classes=3\n', y=(6, 3))
+lab('max.npz', '', y_true=(7, 2**31 - 1))
+lab('flip.npz', 'data.classes=3\n', flipped=(8, 7))
+lab('ok.npz', 'data.classes=3\n')
+lab('huge.npz', 'data.classes=2147483647\n')
+lab('four.npz', 'data.classes=4\n')
+lab('disagree.npz', 'data.classes=3\nmodel.classes=4\n')"
+	check() {
+		run --separate-stderr masc "$@" -o out.npz
+		assert_runtime_error
+		[ ! -e out.npz ] || fail "out.npz left behind"
+	}
+	check predict -m p.npz neg.npz; assert_regex "$stderr" "^masc: neg.npz: label -1 at index 5 of 'y' is negative$"
+	check predict -m p.npz ten.npz; assert_regex "$stderr" "^masc: ten.npz: label 3 at index 6 of 'y' is outside 0..2$"
+	check predict -m p.npz max.npz; assert_regex "$stderr" "^masc: max.npz: label 2147483647 at index 7 of 'y_true' is outside 0..2$"
+	check predict -m p.npz flip.npz; assert_regex "$stderr" "^masc: flip.npz: member 'flipped' has value 7 at index 8, expected 0 or 1$"
+	check predict -m p.npz huge.npz; assert_regex "$stderr" "^masc: huge.npz: meta.txt: invalid data.classes '2147483647'"
+	check predict -m p.npz four.npz; assert_regex "$stderr" "^masc: four.npz: the stream has 4 classes \(meta.txt\) but the probe has 3$"
+	check fit huge.npz; assert_regex "$stderr" "invalid data.classes '2147483647'"
+	check fit disagree.npz; assert_regex "$stderr" "^masc: disagree.npz: meta.txt: data.classes=3 but model.classes=4$"
+	check fit neg.npz; assert_regex "$stderr" "is negative"
+	masc predict -m p.npz ok.npz -o ok-out.npz
+}

@@ -161,3 +161,51 @@ write('w3.npz', 'probe=velpic\n', [('w', np.zeros((3,), np.float32))])"
 	check predict -m v.npz wide.npz; assert_regex "$stderr" "5 values but the probe has D=20"
 	check predict -m v.npz inf.npz; assert_regex "$stderr" "not finite"
 }
+
+# Hostile streams: npyraw() is an .npy header that claims `shape` followed
+# by only `nbytes` of data.
+L='
+def npyraw(shape, descr="<f4", nbytes=40000):
+    b = io.BytesIO()
+    np.lib.format.write_array_header_1_0(b, dict(descr=descr, fortran_order=False, shape=tuple(shape)))
+    return b.getvalue() + bytes(nbytes)
+'
+
+@test "velpic: a header claiming 2^28 rows fails on truncation, within 2 GB" {
+	need_numpy
+	mkfixtures
+	velpic fit -q train.npz -o v.npz
+	npy "$W$L
+with zipfile.ZipFile('rows28.npz', 'w') as z:
+    z.writestr('meta.txt', 'data.classes=3\ndumpacts.layer=fc4\n')
+    z.writestr('act.npy', npyraw((2**28, 20)))"
+	run --separate-stderr timeout 120 bash -c 'ulimit -v 2000000 && exec velpic predict -m v.npz rows28.npz'
+	assert_runtime_error
+	assert_regex "$stderr" "^velpic: rows28.npz: member 'act' is truncated"
+}
+
+@test "velpic: integer features, integer or non-finite w, bad labels are errors" {
+	need_numpy
+	mkfixtures
+	velpic fit -q train.npz -o v.npz
+	npy "$W
+y, x = fixture(50, seed=4)
+write('i4.npz', 'data.classes=3\n', [('y', y), ('act', x.astype(np.int32))])
+write('wi.npz', 'probe=velpic\n', [('w', np.ones((3, 20), np.int32))])
+w = np.load('v.npz')['w']; w[1, 2] = np.nan
+write('wnan.npz', 'probe=velpic\n', [('w', w)])
+write('ten.npz', 'data.classes=3\n', [('y', np.where(np.arange(50) == 4, 10, y)), ('act', x)])
+write('flip.npz', 'data.classes=3\n', [('y', y), ('flipped', np.full(50, 7, np.uint8)), ('act', x)])"
+	check() {
+		run --separate-stderr velpic "$@" -o out.npz
+		assert_runtime_error
+		[ ! -e out.npz ] || fail "out.npz left behind"
+	}
+	check fit i4.npz; assert_regex "$stderr" "^velpic: i4.npz: member 'act' has dtype '<i4': features must be float32 or float64"
+	check predict -m v.npz i4.npz; assert_regex "$stderr" "^velpic: i4.npz: member 'act' has dtype '<i4'"
+	check predict -m wi.npz test.npz; assert_regex "$stderr" "^velpic: wi.npz: member 'w' has dtype '<i4'"
+	check predict -m wnan.npz test.npz; assert_regex "$stderr" "^velpic: wnan.npz: 'w' has a non-finite value in row 1$"
+	check predict -m v.npz ten.npz; assert_regex "$stderr" "^velpic: ten.npz: label 10 at index 4 of 'y' is outside 0..2$"
+	check predict -m v.npz flip.npz; assert_regex "$stderr" "^velpic: flip.npz: member 'flipped' has value 7 at index 0, expected 0 or 1$"
+	check fit ten.npz; assert_regex "$stderr" "label 10 of 'y' at row 4 is not below data.classes=3"
+}
