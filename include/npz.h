@@ -80,21 +80,32 @@ ssize_t npz_reader_read(struct npz_reader *r, void *buf, size_t n);
 int npz_reader_read_exact(struct npz_reader *r, void *buf, size_t n);
 /* Discard the rest of the current member (still checked). */
 int npz_reader_skip(struct npz_reader *r);
-/* The whole array data in a new 64-byte-aligned buffer (free()). */
+/* The whole array data in a new 64-byte-aligned buffer (free()). The
+ * buffer grows as the data arrive (see load_grow in npz.c): a header that
+ * claims more than the member holds fails as truncated, having cost memory
+ * in proportion to the data only. */
 void *npz_reader_load(struct npz_reader *r);
 /* A non-array member as a NUL-terminated string (free()). */
 char *npz_reader_load_text(struct npz_reader *r, size_t *len);
 /* Parse the current non-array member as meta.txt into m (appends). */
 int npz_reader_load_meta(struct npz_reader *r, struct meta *m);
 
-/* Conversions while loading. Integer members of any supported integer dtype
- * load as int32 (values outside int32 are an error); float and integer
- * members load as float32 (float64 rounds to nearest). *out is malloc'd
- * (aligned); *count (may be NULL) gets the element count. */
+/* 0 if the current array member is float32 or float64, else -1 with
+ * "FILE: member 'x' has dtype '<i4', expected float32 or float64". Float
+ * members (x, act, ...) are floats only (memprobe-stream(5)): the f32/f64
+ * loaders and row readers below check it themselves; a caller that copies
+ * a float member through without loading it calls this. */
+int npz_reader_require_float(struct npz_reader *r);
+/* Conversions while loading, growing as whole loads do. Members of any
+ * supported integer dtype load as int32 (values outside int32 are an
+ * error; float dtypes too); float32 and float64 members load as float32
+ * (float64 rounds to nearest; integer dtypes are an error). *out is
+ * malloc'd (aligned); *count (may be NULL) gets the element count. */
 int npz_reader_load_i32(struct npz_reader *r, int32_t **out, size_t *count);
 int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count);
 /* Streaming: the next `rows` rows (a row = npy_row_count() elements of an
- * (N, ...) array) converted to float32 into buf. */
+ * (N, ...) array) of a float32 or float64 member, converted to float32
+ * into buf. More rows than are left, or an integer dtype, is an error. */
 int npz_reader_read_rows_f32(struct npz_reader *r, float *buf, size_t rows);
 /* Same, converted to float64. */
 int npz_reader_read_rows_f64(struct npz_reader *r, double *buf, size_t rows);
@@ -148,8 +159,8 @@ struct npz_bundle {
 	size_t n;
 };
 
-/* Load every member of a stream (NULL/"-": stdin). Non-array members
- * other than meta.txt are skipped. */
+/* Load every member of a stream (NULL/"-": stdin), each growing as its
+ * data arrive (npz_reader_load). */
 int npz_bundle_load(struct npz_bundle *b, const char *path);
 /* NULL if absent. */
 struct npz_array *npz_bundle_get(const struct npz_bundle *b, const char *name);

@@ -638,38 +638,6 @@ int npz_reader_skip(struct npz_reader *r)
 	return 0;
 }
 
-/* A 64-byte-aligned buffer for nmemb elements of the current member, not
- * zeroed (but for the padding up to a multiple of 64): a header that lies
- * about a huge shape must not touch, and so commit, memory its data never
- * fill; the read then fails as truncated. NULL (message set) if the
- * allocation is refused. */
-static void *alloc_member(struct npz_reader *r, size_t nmemb, size_t size)
-{
-	size_t n;
-	void *p;
-	if (mp_mul_size(nmemb ? nmemb : 1, size, &n) || n > SIZE_MAX - 63 ||
-	    posix_memalign(&p, 64, (n + 63) & ~(size_t)63)) {
-		r->failed = 1;
-		mp_error("%s: member '%s' would need %zu x %zu bytes: out of memory",
-			 r->path, r->name, nmemb, size);
-		return NULL;
-	}
-	memset((char *)p + n, 0, ((n + 63) & ~(size_t)63) - n);
-	return p;
-}
-
-void *npz_reader_load(struct npz_reader *r)
-{
-	void *p = alloc_member(r, r->h.nbytes, 1);
-	if (!p)
-		return NULL;
-	if (npz_reader_read_exact(r, p, r->h.nbytes)) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
 char *npz_reader_load_text(struct npz_reader *r, size_t *len)
 {
 	size_t n = 0, cap = 4096;
@@ -711,27 +679,150 @@ int npz_reader_load_meta(struct npz_reader *r, struct meta *m)
 	return rc ? mp_error_prefix("%s", r->path) : 0;
 }
 
+/* ---- whole members, believed only as far as their data arrive ---- */
+
+/* A header may claim up to 2^63 bytes whatever the stream holds. So a
+ * whole-member buffer starts at LOAD_FIRST bytes and doubles as the data
+ * arrive, and takes the declared size only once that is at most LOAD_TRUST
+ * times what has arrived: a 1 KB stream that claims 100 GB fails as
+ * truncated having allocated 64 KiB, no buffer is ever more than
+ * LOAD_TRUST times the data read into it (or LOAD_FIRST), and a member
+ * that is what it claims costs less than 1 + 2 / LOAD_TRUST times its size
+ * during the last copy, and copies of less than half its size in all. */
+#define LOAD_FIRST ((size_t)64 << 10)
+#define LOAD_TRUST 8
+/* Elements converted per step when loading changes the dtype. */
+#define LOAD_CHUNK ((size_t)65536)
+
+/* *buf, 64-byte aligned, holds `used` bytes and has room for *cap (== used,
+ * or 0 before the first call) of a member of `total` bytes: make it bigger
+ * as above. The padding up to a multiple of 64 of the full buffer is
+ * zeroed; the rest is not touched before data fill it. */
+static int load_grow(struct npz_reader *r, unsigned char **buf, size_t *cap,
+		     size_t used, size_t total)
+{
+	size_t c;
+	void *p;
+	if (!*cap)
+		c = total < LOAD_FIRST ? total : LOAD_FIRST;
+	else
+		c = *cap >= total / LOAD_TRUST ? total : 2 * *cap;
+	size_t padded = (c + 63) & ~(size_t)63;
+	if (posix_memalign(&p, 64, padded)) {
+		r->failed = 1;
+		return mp_error("%s: member '%s' needs %zu bytes: out of memory",
+				r->path, r->name, c);
+	}
+	if (used)
+		memcpy(p, *buf, used);
+	free(*buf);
+	if (c == total)
+		memset((unsigned char *)p + c, 0, padded - c);
+	*buf = p;
+	*cap = c;
+	return 0;
+}
+
+int npz_reader_require_float(struct npz_reader *r)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	if (h->dtype == NPY_F4 || h->dtype == NPY_F8)
+		return 0;
+	return mp_error("%s: member '%s' has dtype '%s', expected float32 or float64",
+			r->path, r->name, npy_dtype_str(h->dtype));
+}
+
 /* Convert n elements of type t at src to float / double / int32. */
 static void to_f32(float *dst, const void *src, enum npy_dtype t, size_t n)
 {
-	switch (t) {
-	case NPY_F4: memcpy(dst, src, n * 4); break;
-	case NPY_F8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i]; break;
-	case NPY_I4: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int32_t *)src)[i]; break;
-	case NPY_I8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int64_t *)src)[i]; break;
-	case NPY_U1: for (size_t i = 0; i < n; i++) dst[i] = (float)((const uint8_t *)src)[i]; break;
-	}
+	MP_ASSERT(t == NPY_F4 || t == NPY_F8);
+	if (t == NPY_F4)
+		memcpy(dst, src, n * 4);
+	else
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)((const double *)src)[i];
 }
 
 static void to_f64(double *dst, const void *src, enum npy_dtype t, size_t n)
 {
-	switch (t) {
-	case NPY_F4: for (size_t i = 0; i < n; i++) dst[i] = ((const float *)src)[i]; break;
-	case NPY_F8: memcpy(dst, src, n * 8); break;
-	case NPY_I4: for (size_t i = 0; i < n; i++) dst[i] = ((const int32_t *)src)[i]; break;
-	case NPY_I8: for (size_t i = 0; i < n; i++) dst[i] = (double)((const int64_t *)src)[i]; break;
-	case NPY_U1: for (size_t i = 0; i < n; i++) dst[i] = ((const uint8_t *)src)[i]; break;
+	MP_ASSERT(t == NPY_F4 || t == NPY_F8);
+	if (t == NPY_F8)
+		memcpy(dst, src, n * 8);
+	else
+		for (size_t i = 0; i < n; i++)
+			dst[i] = ((const float *)src)[i];
+}
+
+/* Elements first .. first + n - 1 of the member. */
+static int to_i32(struct npz_reader *r, int32_t *dst, const void *src,
+		  size_t n, size_t first)
+{
+	enum npy_dtype t = r->h.dtype;
+	for (size_t i = 0; i < n; i++) {
+		int64_t x = t == NPY_I4 ? ((const int32_t *)src)[i]
+			  : t == NPY_I8 ? ((const int64_t *)src)[i]
+			  : ((const uint8_t *)src)[i];
+		if (x < INT32_MIN || x > INT32_MAX)
+			return mp_error("%s: member '%s': value %lld at index %zu is out of range",
+					r->path, r->name, (long long)x, first + i);
+		dst[i] = (int32_t)x;
 	}
+	return 0;
+}
+
+enum load_as { LOAD_RAW, LOAD_I32, LOAD_F32 };
+
+/* The whole current array member in a new 64-byte-aligned buffer, as its
+ * own dtype or converted; NULL with a message. */
+static void *load_member(struct npz_reader *r, enum load_as as)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	size_t isz = npy_dtype_size(h->dtype), osz = as == LOAD_RAW ? isz : 4;
+	int same = as == LOAD_RAW || (as == LOAD_I32 && h->dtype == NPY_I4) ||
+		   (as == LOAD_F32 && h->dtype == NPY_F4);
+	size_t total, cap = 0, done = 0;
+	unsigned char *buf = NULL, *tmp = NULL;
+
+	if (mp_mul_size(h->count, osz, &total) || total > SIZE_MAX - 64) {
+		r->failed = 1;
+		mp_error("%s: member '%s' of %zu elements is too large to load",
+			 r->path, r->name, h->count);
+		return NULL;
+	}
+	if (!total)
+		return xaligned_calloc(1, 64);
+	if (!same)
+		tmp = xmallocarray(LOAD_CHUNK, isz);
+	while (done < h->count) {
+		if (done * osz == cap && load_grow(r, &buf, &cap, done * osz, total))
+			goto fail;
+		size_t k = (cap - done * osz) / osz;
+		if (same) {
+			if (npz_reader_read_exact(r, buf + done * osz, k * osz))
+				goto fail;
+		} else {
+			if (k > LOAD_CHUNK)
+				k = LOAD_CHUNK;
+			if (npz_reader_read_exact(r, tmp, k * isz))
+				goto fail;
+			if (as == LOAD_F32)
+				to_f32((float *)(void *)buf + done, tmp, h->dtype, k);
+			else if (to_i32(r, (int32_t *)(void *)buf + done, tmp, k, done))
+				goto fail;
+		}
+		done += k;
+	}
+	free(tmp);
+	return buf;
+fail:
+	free(tmp);
+	free(buf);
+	return NULL;
+}
+
+void *npz_reader_load(struct npz_reader *r)
+{
+	return load_member(r, LOAD_RAW);
 }
 
 int npz_reader_load_i32(struct npz_reader *r, int32_t **out, size_t *count)
@@ -740,23 +831,9 @@ int npz_reader_load_i32(struct npz_reader *r, int32_t **out, size_t *count)
 	if (h->dtype == NPY_F4 || h->dtype == NPY_F8)
 		return mp_error("%s: member '%s' has dtype '%s' where integers are expected",
 				r->path, r->name, npy_dtype_str(h->dtype));
-	void *raw = npz_reader_load(r);
-	if (!raw)
+	int32_t *v = load_member(r, LOAD_I32);
+	if (!v)
 		return -1;
-	int32_t *v = xaligned_calloc(h->count ? h->count : 1, sizeof *v);
-	for (size_t i = 0; i < h->count; i++) {
-		int64_t x = h->dtype == NPY_I4 ? ((int32_t *)raw)[i]
-			  : h->dtype == NPY_I8 ? ((int64_t *)raw)[i]
-			  : ((uint8_t *)raw)[i];
-		if (x < INT32_MIN || x > INT32_MAX) {
-			free(raw);
-			free(v);
-			return mp_error("%s: member '%s': value %lld at index %zu is out of range",
-					r->path, r->name, (long long)x, i);
-		}
-		v[i] = (int32_t)x;
-	}
-	free(raw);
 	*out = v;
 	if (count)
 		*count = h->count;
@@ -766,13 +843,11 @@ int npz_reader_load_i32(struct npz_reader *r, int32_t **out, size_t *count)
 int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count)
 {
 	const struct npy_header *h = npz_reader_header(r);
-	float *v = alloc_member(r, h->count, sizeof *v);
+	if (npz_reader_require_float(r))
+		return -1;
+	float *v = load_member(r, LOAD_F32);
 	if (!v)
 		return -1;
-	if (npz_reader_read_rows_f32(r, v, h->ndim ? (size_t)h->shape[0] : 1)) {
-		free(v);
-		return -1;
-	}
 	*out = v;
 	if (count)
 		*count = h->count;
@@ -782,16 +857,23 @@ int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count)
 static int read_rows(struct npz_reader *r, void *dst, size_t rows, int f64)
 {
 	const struct npy_header *h = npz_reader_header(r);
+	if (npz_reader_require_float(r))
+		return -1;
 	size_t width = npy_row_count(h), isz = npy_dtype_size(h->dtype);
-	size_t n = rows * width;
+	size_t n, nbytes;
+	if (mp_mul_size(rows, width, &n) || mp_mul_size(n, isz, &nbytes) ||
+	    nbytes > r->remaining) {
+		r->failed = 1;
+		return mp_error("%s: member '%s' has fewer rows left than the %zu asked for",
+				r->path, r->name, rows);
+	}
 	if (!f64 && h->dtype == NPY_F4)
-		return npz_reader_read_exact(r, dst, n * 4);
+		return npz_reader_read_exact(r, dst, nbytes);
 	if (f64 && h->dtype == NPY_F8)
-		return npz_reader_read_exact(r, dst, n * 8);
-	size_t chunk = 65536;
-	unsigned char *tmp = xmalloc(chunk * isz);
+		return npz_reader_read_exact(r, dst, nbytes);
+	unsigned char *tmp = xmallocarray(LOAD_CHUNK, isz);
 	for (size_t done = 0; done < n; ) {
-		size_t k = n - done < chunk ? n - done : chunk;
+		size_t k = n - done < LOAD_CHUNK ? n - done : LOAD_CHUNK;
 		if (npz_reader_read_exact(r, tmp, k * isz)) {
 			free(tmp);
 			return -1;

@@ -5,8 +5,10 @@
 # pipes, stored and deflated, np.savez and np.savez_compressed, a member
 # large enough for many blocks), and the bad-input catalogue: empty and
 # text input, streams cut at every 1 KiB, lying and
-# unsupported .npy headers, member names that are paths or not NAME.npy /
-# meta.txt, corrupt deflate data, bad CRCs, duplicate members.
+# unsupported .npy headers, headers that claim 100 GB (refused as truncated
+# in bounded memory), integer members read as floats, member names that are
+# paths or not NAME.npy / meta.txt, corrupt deflate data, bad CRCs,
+# duplicate members.
 load helpers
 
 NPZCAT=${NPZCAT:-$TOP/build/tests/tools/npzcat}
@@ -53,6 +55,11 @@ def rawzip(path, members):
     end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members),
                       len(cd), len(out), 0)
     open(path, "wb").write(out + cd + end)
+def lie(descr, shape, data):
+    # A .npy member whose header claims `shape` but holds `data`.
+    d = ("{%r: %r, %r: False, %r: %s, }" % ("descr", descr, "fortran_order", "shape", shape)).encode()
+    n = (10 + len(d) + 1 + 63) // 64 * 64 - 10
+    return b"\x93NUMPY\x01\x00" + n.to_bytes(2, "little") + d + b" " * (n - len(d) - 1) + b"\n" + data
 '
 py() { "$PY" -c "$P
 $1"; }
@@ -283,23 +290,33 @@ for f in ('c1.npz', 'c0.npz'):
 "
 }
 
-@test "stream: rows convert float64 and integers to float32 and float64" {
+@test "stream: rows convert float32 and float64 to either; integer members are not features" {
 	need_numpy
 	py "
 rs = np.random.RandomState(4)
 np.savez('r.npz', d=rs.randn(101, 3, 5), i=rs.randint(-1000, 1000, (37, 4)),
-         u=rs.randint(0, 256, (9, 2)).astype(np.uint8), f=rs.rand(11, 2).astype(np.float32))
+         u=rs.randint(0, 256, (9, 2)).astype(np.uint8), f=rs.rand(11, 2).astype(np.float32),
+         j=rs.randint(-1000, 1000, (5, 3)).astype(np.int32))
 z = np.load('r.npz')
-for k in 'diuf':
+for k in 'df':
     open(k + '.f4', 'w').write('%08x\n' % zlib.crc32(z[k].astype('<f4').tobytes()))
     open(k + '.f8', 'w').write('%08x\n' % zlib.crc32(z[k].astype('<f8').tobytes()))
 "
-	for k in d i u f; do
+	for k in d f; do
 		for r in 1 4 1000; do
 			run npzcat rows -r $r r.npz $k
 			assert_output "$(cat $k.f4)"
 			run npzcat rows -8 -r $r r.npz $k
 			assert_output "$(cat $k.f8)"
+		done
+	done
+	# memprobe-stream(5): float members are float32 or float64. Integers
+	# read as features would be used as features: refused, by name.
+	for k in 'i <i8' 'u |u1' 'j <i4'; do
+		for f8 in "" -8; do
+			run --separate-stderr npzcat rows $f8 r.npz ${k% *}
+			assert_runtime_error
+			assert_equal "$stderr" "npzcat: r.npz: member '${k% *}' has dtype '${k#* }', expected float32 or float64"
 		done
 	done
 }
@@ -463,6 +480,45 @@ zwrite('ok.npz', [('meta.txt', b'data.classes=3\n'), ('y.npy', y), ('x.npy', x)]
 	# The same stream without that member goes through.
 	corrupt -p 0.5 ok.npz -o c.npz
 	py "assert zipfile.ZipFile('c.npz').namelist() == ['meta.txt', 'y.npy', 'y_true.npy', 'flipped.npy', 'x.npy']"
+}
+
+@test "stream: a 1 KB stream that claims a 100 GB member fails as truncated, in bounded memory" {
+	need_numpy
+	# A whole-member buffer grows as the data arrive: under a 256 MiB
+	# address space, loading a member whose header claims 100 GB (and
+	# holds 16 bytes) fails as truncated, not as out of memory.
+	bash -c "ulimit -v 262144; '$NPZCAT' --help && corrupt --help" >/dev/null 2>&1 ||
+		skip "the tools do not start in 256 MiB of address space (a sanitizer build?)"
+	py "
+y = npy_bytes((np.arange(4) % 3).astype(np.int32))
+x = npy_bytes(np.zeros((4, 1), np.float32))
+m = ('meta.txt', b'data.classes=3\n')
+for dfl in (False, True):
+    s = '_d' if dfl else ''
+    zwrite('x%s.npz' % s, [m, ('y.npy', y), ('x.npy', lie('<f4', '(25000000000, 1)', bytes(16)))], dfl)
+    zwrite('y%s.npz' % s, [m, ('y.npy', lie('<i8', '(12500000000,)', bytes(16))), ('x.npy', x)], dfl)
+    zwrite('u%s.npz' % s, [m, ('y.npy', lie('|u1', '(100000000000,)', bytes(16))), ('x.npy', x)], dfl)
+"
+	for s in "" _d; do
+		for f in x y u; do
+			[ "$(stat -c %s $f$s.npz)" -lt 1024 ]
+		done
+		# npz_reader_load, npz_bundle_load, npz_reader_load_i32 (in corrupt)
+		run --separate-stderr bash -c "ulimit -v 262144; '$NPZCAT' values x$s.npz x"
+		fails_with "^npzcat: x$s\.npz: member 'x' is truncated"
+		run --separate-stderr bash -c "ulimit -v 262144; '$NPZCAT' bundle x$s.npz out.npz"
+		fails_with "^npzcat: x$s\.npz: member 'x' is truncated"
+		[ ! -e out.npz ]
+		for f in y u; do
+			run --separate-stderr bash -c "ulimit -v 262144; corrupt -p 0.5 $f$s.npz"
+			fails_with "^corrupt: $f$s\.npz: member 'y' is truncated"
+		done
+		# npz_reader_load_f32 (in train): whatever train checks first, it
+		# is never memory that runs out.
+		run --separate-stderr bash -c "ulimit -v 262144; train --arch mlp --max-epochs 0 --ckpt-dir ck x$s.npz"
+		assert_runtime_error
+		[[ $stderr != *"out of memory"* ]] || fail "$stderr"
+	done
 }
 
 @test "stream: a stream cut at every 1 KiB boundary is an error" {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +88,16 @@ static void spit(const char *path, const void *b, size_t n)
 	if (!f || fwrite(b, 1, n, f) != n)
 		abort();
 	fclose(f);
+}
+
+/* The last message holds a (and b, unless NULL). */
+static int msg_has(const char *a, const char *b)
+{
+	const char *m = mp_errmsg();
+	int ok = strstr(m, a) && (!b || strstr(m, b));
+	if (!ok)
+		printf("#   message: %s\n", m);
+	return ok;
 }
 
 /* Deterministic contents for an array: distinct per element and member. */
@@ -401,24 +412,37 @@ TEST(load_conversions)
 	CHECK(strstr(mp_errmsg(), "'f8'") != NULL);
 	npz_reader_free(r);
 
+	/* Integers are not features (memprobe-stream(5): float members are
+	 * float32 or float64): no loader or row reader makes floats of them,
+	 * whatever their dtype. */
 	r = npz_reader_open(p);
-	CHECK(npz_reader_next(r) == 1);            /* i8 -> f32 */
-	CHECK(npz_reader_load_f32(r, &f, &n) == 0 && n == 4);
-	CHECK(f[0] == -3.0f && f[3] == 2147483648.0f);
-	free(f);
-	CHECK(npz_reader_next(r) == 1);            /* u1 -> f32 */
-	CHECK(npz_reader_load_f32(r, &f, NULL) == 0);
-	CHECK(f[2] == 200.0f && f[3] == 255.0f);
-	free(f);
-	CHECK(npz_reader_next(r) == 1);            /* i4 -> f32 */
-	CHECK(npz_reader_load_f32(r, &f, NULL) == 0);
-	CHECK(f[2] == 16777216.0f);                /* nearest float */
-	free(f);
+	for (int i = 0; i < 3; i++) {
+		static const char *dt[] = { "'<i8'", "'|u1'", "'<i4'" };
+		float row[4];
+		double row8[4];
+		f = NULL;
+		CHECK(npz_reader_next(r) == 1);
+		CHECK(npz_reader_require_float(r) == -1);
+		CHECK(msg_has(names[i], "expected float32 or float64"));
+		CHECK(npz_reader_load_f32(r, &f, &n) == -1 && f == NULL);
+		CHECK(msg_has(dt[i], "expected float32 or float64"));
+		CHECK(strstr(mp_errmsg(), "conv.npz: member '") != NULL);
+		if (f) {                           /* loaded: nothing left to read */
+			free(f);
+			continue;
+		}
+		CHECK(npz_reader_read_rows_f32(r, row, 1) == -1);
+		CHECK(msg_has(dt[i], "expected float32 or float64"));
+		CHECK(npz_reader_read_rows_f64(r, row8, 1) == -1);
+		CHECK(msg_has(dt[i], "expected float32 or float64"));
+	}
 	CHECK(npz_reader_next(r) == 1);            /* f8 -> f32, rounded */
+	f = NULL;
 	CHECK(npz_reader_load_f32(r, &f, NULL) == 0);
-	CHECK(f[0] == 0.1f && f[1] == -0.0f && f[2] == 3.4e38f && f[3] == (float)(1.0 / 3));
+	CHECK(f && f[0] == 0.1f && f[1] == -0.0f && f[2] == 3.4e38f && f[3] == (float)(1.0 / 3));
 	free(f);
 	CHECK(npz_reader_next(r) == 1);            /* f4 -> f64 by rows */
+	CHECK(npz_reader_require_float(r) == 0);
 	double d[4];
 	CHECK(npz_reader_read_rows_f64(r, d, 3) == 0);
 	CHECK(npz_reader_read_rows_f64(r, d + 3, 1) == 0);
@@ -862,15 +886,6 @@ static int read_all(const char *path)
 	return rc < 0 ? -1 : 0;
 }
 
-static int msg_has(const char *a, const char *b)
-{
-	const char *m = mp_errmsg();
-	int ok = strstr(m, a) && (!b || strstr(m, b));
-	if (!ok)
-		printf("#   message: %s\n", m);
-	return ok;
-}
-
 TEST(npy_versions)
 {
 	unsigned char raw[4096];
@@ -902,6 +917,209 @@ TEST(npy_versions)
 	write_raw(tpath("v4.npz"), 1, "x.npy", raw, n);
 	CHECK(read_all(tpath("v4.npz")) == -1);
 	CHECK(msg_has("'x'", "version 4"));
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* Bytes of address space in use (0 if unknown). */
+static size_t vm_size(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Load member 'x' of path (after 'y') in every way that holds it whole:
+ * 0 raw, 1 float32, 2 int32, 3 as part of a bundle. 0 if that failed as
+ * truncated, as it must; else 1, with the message printed. */
+static int lying_load(const char *path, int how)
+{
+	int rc = -1;
+	if (how == 3) {
+		struct npz_bundle b;
+		rc = npz_bundle_load(&b, path);
+		if (!rc)
+			npz_bundle_release(&b);
+	} else {
+		struct npz_reader *r = npz_reader_open(path);
+		if (r && npz_reader_next(r) == 1 && npz_reader_next(r) == 1) {
+			void *p = NULL;
+			float *f = NULL;
+			int32_t *v = NULL;
+			if (how == 0)
+				rc = (p = npz_reader_load(r)) ? 0 : -1;
+			else if (how == 1)
+				rc = npz_reader_load_f32(r, &f, NULL);
+			else
+				rc = npz_reader_load_i32(r, &v, NULL);
+			if (!rc) {
+				free(p);
+				free(f);
+				free(v);
+			}
+		}
+		npz_reader_free(r);
+	}
+	if (rc == -1 && strstr(mp_errmsg(), "member 'x' is truncated"))
+		return 0;
+	printf("#   load %d of %s: rc %d, %s\n", how, path, rc, mp_errmsg());
+	return 1;
+}
+
+TEST(lying_header_costs_nothing)
+{
+	/* A stream of less than 1 KB whose member 'x' claims 100 GB (or 400
+	 * GB as int32): every loader that holds a member whole fails with
+	 * "truncated", having allocated memory for the 16 bytes that arrived,
+	 * not for the claim. The loads run in a child whose address space is
+	 * capped 256 MiB above what it uses, so that a buffer sized by the
+	 * header fails there as out of memory whatever the machine's
+	 * overcommit policy (not under AddressSanitizer, whose own mappings
+	 * would hit the cap). */
+	static const struct { const char *dict; int ways[3]; } claims[] = {
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (25000000000,), }", { 0, 1, 3 } },
+		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 250000), }", { 0, 1, 3 } },
+		{ "{'descr': '<f8', 'fortran_order': False, 'shape': (12500000000,), }", { 0, 1, 3 } },
+		{ "{'descr': '<i8', 'fortran_order': False, 'shape': (12500000000,), }", { 0, 2, 3 } },
+		{ "{'descr': '|u1', 'fortran_order': False, 'shape': (100000000000,), }", { 0, 2, 3 } },
+	};
+	unsigned char raw[512];
+	float x[4] = { 1, 2, 3, 4 };
+	char *p = tpath("claim.npz");
+	for (int level = 0; level <= 1; level++) {
+		for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+			size_t n = npy_raw(raw, 1, claims[i].dict, 0, x, sizeof x);
+			write_raw(p, level, "x.npy", raw, n);
+			struct stat st;
+			CHECK(stat(p, &st) == 0 && st.st_size < 1024);
+			fflush(stdout);
+			pid_t pid = fork();
+			if (pid == 0) {
+#ifndef UNDER_ASAN
+				struct rlimit rl;
+				rl.rlim_cur = rl.rlim_max = vm_size() + ((size_t)256 << 20);
+				if (vm_size() == 0 || setrlimit(RLIMIT_AS, &rl))
+					_exit(99);
+#endif
+				int bad = 0;
+				for (int k = 0; k < 3; k++)
+					bad += lying_load(p, claims[i].ways[k]);
+				fflush(stdout);
+				_exit(bad);
+			}
+			int status;
+			waitpid(pid, &status, 0);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				printf("#   level %d, %s: status %d\n", level, claims[i].dict, status);
+		}
+	}
+}
+
+/* 1 if the n elements at p equal (as double) those of want. */
+static int same_values(const void *p, enum npy_dtype pt, const void *want,
+		       enum npy_dtype wt, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		double a, b;
+		const void *s[2] = { p, want };
+		enum npy_dtype t[2] = { pt, wt };
+		double *o[2] = { &a, &b };
+		for (int k = 0; k < 2; k++) {
+			switch (t[k]) {
+			case NPY_F4: *o[k] = ((const float *)s[k])[i]; break;
+			case NPY_F8: *o[k] = (float)((const double *)s[k])[i]; break;
+			case NPY_I4: *o[k] = ((const int32_t *)s[k])[i]; break;
+			case NPY_I8: *o[k] = (double)((const int64_t *)s[k])[i]; break;
+			case NPY_U1: *o[k] = ((const uint8_t *)s[k])[i]; break;
+			}
+		}
+		if (a != b) {
+			printf("#   element %zu: %g, want %g\n", i, a, b);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+TEST(loads_grow_as_data_arrive)
+{
+	/* Whole loads grow their buffer as the data arrive (64 KiB, doubling,
+	 * then the declared size): sizes on every side of those steps and of
+	 * the conversions' 65536-element chunks load exactly, aligned, with
+	 * the padding up to 64 bytes zeroed. */
+	static const struct { enum npy_dtype t; int64_t n; int how; } c[] = {
+		{ NPY_F4, 0, 0 }, { NPY_F4, 1, 0 }, { NPY_F4, 16383, 0 },
+		{ NPY_F4, 16384, 0 }, { NPY_F4, 16385, 0 }, { NPY_U1, 65537, 0 },
+		{ NPY_F4, 131073, 0 }, { NPY_F8, 300001, 0 },
+		{ NPY_F4, 16385, 1 }, { NPY_F4, 300001, 1 }, { NPY_F8, 65535, 1 },
+		{ NPY_F8, 65537, 1 }, { NPY_F8, 200001, 1 },
+		{ NPY_I4, 300001, 2 }, { NPY_I8, 65536, 2 }, { NPY_I8, 200001, 2 },
+		{ NPY_U1, 300001, 2 },
+	};
+	char *p = tpath("grow.npz");
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct npy_header h;
+		npy_header_1d(&h, c[i].t, c[i].n);
+		void *want = make_data(&h, (unsigned)i);
+		if (c[i].t == NPY_I8)                  /* within int32 */
+			for (int64_t k = 0; k < c[i].n; k++)
+				((int64_t *)want)[k] /= 4294967311LL;
+		const char *names[] = { "x" };
+		void *data[] = { want };
+		write_arrays(p, 1, names, &h, data);
+		struct npz_reader *r = npz_reader_open(p);
+		CHECK(npz_reader_next(r) == 1);
+		void *got = NULL;
+		enum npy_dtype gt = c[i].how == 0 ? c[i].t : c[i].how == 1 ? NPY_F4 : NPY_I4;
+		int rc = c[i].how == 0 ? ((got = npz_reader_load(r)) ? 0 : -1)
+		       : c[i].how == 1 ? npz_reader_load_f32(r, (float **)&got, NULL)
+				       : npz_reader_load_i32(r, (int32_t **)&got, NULL);
+		CHECK(rc == 0);
+		CHECK(npz_reader_next(r) == 0);
+		npz_reader_free(r);
+		if (rc) {
+			free(want);
+			continue;
+		}
+		int ok = same_values(got, gt, want, c[i].t, (size_t)c[i].n);
+		size_t bytes = (size_t)c[i].n * npy_dtype_size(gt);
+		CHECK(((uintptr_t)got & 63) == 0);
+		for (size_t k = bytes; k < (bytes + 63) / 64 * 64; k++)
+			ok &= ((unsigned char *)got)[k] == 0;
+		CHECK(ok);
+		if (!ok)
+			printf("#   case %zu\n", i);
+		free(got);
+		free(want);
+	}
+
+	/* An int64 out of int32's range in a late chunk: its index is right. */
+	struct npy_header h;
+	npy_header_1d(&h, NPY_I8, 200001);
+	int64_t *v = xcalloc(200001, sizeof *v);
+	v[150001] = (int64_t)1 << 40;
+	const char *names[] = { "y" };
+	void *data[] = { v };
+	write_arrays(p, 1, names, &h, data);
+	struct npz_reader *r = npz_reader_open(p);
+	int32_t *y;
+	CHECK(npz_reader_next(r) == 1);
+	CHECK(npz_reader_load_i32(r, &y, NULL) == -1);
+	CHECK(msg_has("'y'", "value 1099511627776 at index 150001 is out of range"));
+	npz_reader_free(r);
+	free(v);
 }
 
 TEST(crafted_bad_members)
@@ -1370,6 +1588,8 @@ int main(void)
 	RUN(copy_of_damaged_member_fails);
 	RUN(bundle);
 	RUN(npy_versions);
+	RUN(lying_header_costs_nothing);
+	RUN(loads_grow_as_data_arrive);
 	RUN(crafted_bad_members);
 	RUN(member_names);
 	RUN(duplicate_members);
