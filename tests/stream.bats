@@ -3,8 +3,9 @@
 # from the shell, through the test driver build/tests/tools/npzcat: pipes,
 # determinism, writers that fail, interop with NumPy both ways (files and
 # pipes, stored and deflated, np.savez and np.savez_compressed, a member
-# large enough for many blocks), and the bad-input catalogue: empty and
-# text input, streams cut at every 1 KiB, lying and
+# large enough for many blocks), what "byte-identical" means (array
+# members, and meta.txt but for its .argv keys), and the bad-input
+# catalogue: empty and text input, streams cut at every 1 KiB, lying and
 # unsupported .npy headers, headers that claim 100 GB (refused as truncated
 # in bounded memory), integer members read as floats, member names that are
 # paths or not NAME.npy / meta.txt, corrupt deflate data, bad CRCs,
@@ -519,6 +520,48 @@ for dfl in (False, True):
 		assert_runtime_error
 		[[ $stderr != *"out of memory"* ]] || fail "$stderr"
 	done
+}
+
+@test "stream: byte-identical means every array member, and meta.txt but for its .argv keys" {
+	need_numpy
+	py "
+rs = np.random.RandomState(6)
+zwrite('a.npz', [('meta.txt', b'data.classes=3\n'),
+                 ('y.npy', npy_bytes((np.arange(90) % 3).astype(np.int32))),
+                 ('act.npy', npy_bytes(rs.randn(90, 12).astype(np.float32)))])"
+	masc fit -q -o F.npz a.npz
+	mv F.npz F1.npz
+	masc fit -q -o F.npz a.npz
+	masc fit -q a.npz > G.npz
+	masc fit -q < a.npz > H.npz
+	# The same command twice: the same bytes.
+	cmp F.npz F1.npz
+	# Spelled otherwise, the streams differ...
+	! cmp -s F.npz G.npz
+	! cmp -s F.npz H.npz
+	# ...in meta.txt's masc.argv line only: every array member is the
+	# same, in the same order, .npy header and data byte for byte.
+	py "
+def parts(path):
+    z = zipfile.ZipFile(path)
+    return (z.namelist(), [(n, z.read(n)) for n in z.namelist() if n.endswith('.npy')],
+            z.read('meta.txt').decode().splitlines())
+names, arrays, meta = parts('F.npz')
+assert names == ['meta.txt', 'k.npy', 'basis.npy'], names
+assert 'masc.argv=fit -q -o F.npz a.npz' in meta, meta
+for other, argv in (('G.npz', 'fit -q a.npz'), ('H.npz', 'fit -q')):
+    n, a, m = parts(other)
+    assert n == names, (other, n)
+    assert a == arrays, other
+    assert len(m) == len(meta), (other, m)
+    diff = [(x, y) for x, y in zip(meta, m) if x != y]
+    assert diff == [('masc.argv=fit -q -o F.npz a.npz', 'masc.argv=' + argv)], (other, diff)
+"
+	# npzcat agrees: the same arrays (name, dtype, shape, checksum).
+	npzcat list F.npz | sed 1d > f.txt
+	npzcat list G.npz | sed 1d > g.txt
+	assert_equal "$(wc -l < f.txt)" 2
+	cmp f.txt g.txt
 }
 
 @test "stream: a stream cut at every 1 KiB boundary is an error" {
