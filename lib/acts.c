@@ -13,6 +13,7 @@
 
 #include "par.h"
 #include "util.h"
+#include "validate.h"
 
 struct acts_out {
 	const char *layer;      /* NULL for predictions */
@@ -20,6 +21,7 @@ struct acts_out {
 	size_t dim;
 	char *path;             /* NULL: stdout */
 	struct npz_writer *w;
+	char *err;              /* a write task's message (mp_error is per thread) */
 };
 
 struct labels {
@@ -27,16 +29,6 @@ struct labels {
 	uint8_t *flipped;       /* (n) */
 	size_t ny, nyt, nfl;
 };
-
-static int make_dir(const char *dir)
-{
-	if (mkdir(dir, 0777) && errno != EEXIST)
-		return mp_error("cannot create '%s': %s", dir, strerror(errno));
-	struct stat sb;
-	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
-		return mp_error("'%s' is not a directory", dir);
-	return 0;
-}
 
 static void out_meta(struct meta *dst, const struct meta *data,
 		     const struct meta *ck, const struct acts_opts *o,
@@ -77,7 +69,6 @@ struct write_job {
 	struct acts_out *outs;
 	const struct model *m;
 	size_t rows;
-	int failed;
 };
 
 static void write_task(void *ctx, size_t i)
@@ -85,10 +76,9 @@ static void write_task(void *ctx, size_t i)
 	struct write_job *j = ctx;
 	struct acts_out *o = &j->outs[i];
 	const float *a = model_act(j->m, o->slot);
-	if (npz_writer_write(o->w, a, j->rows * o->dim * sizeof(float))) {
-		mp_error_prefix("%s", o->path ? o->path : "standard output");
-		j->failed = 1;
-	}
+	/* The writer's message names the file; this may be a worker thread. */
+	if (npz_writer_write(o->w, a, j->rows * o->dim * sizeof(float)))
+		o->err = xstrdup(mp_errmsg());
 }
 
 /* x is the reader's current member: run everything. */
@@ -99,6 +89,8 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 	const struct npy_header *h = npz_reader_header(r);
 	const char *src = npz_reader_path(r);
 	size_t in_size = shape_size(m->input);
+	if (validate_float(h, src, "x"))
+		return -1;
 	int ok = h->ndim >= 2 && h->ndim <= 4;
 	for (int k = 1; ok && k < h->ndim; k++)
 		ok = h->shape[k] >= 1 && h->shape[k] <= INT32_MAX;
@@ -127,17 +119,30 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 				src, lb->ny != n ? lb->ny : lb->y_true && lb->nyt != n
 				? lb->nyt : lb->nfl, n);
 
-	int C = m->classes, upto = 0, rc = -1;
+	/* The labels must name the model's classes, and a data set that says
+	 * it has another number of classes is not one for this model. */
+	int C = m->classes, upto = 0, rc = -1, mc;
+	if (validate_meta_classes(dmeta, src, &mc))
+		return -1;
+	if (mc && mc != C)
+		return mp_error("%s: the data has %d classes (meta.txt) but the model has %d",
+				src, mc, C);
+	if (validate_labels(lb->y, n, C, src, "y") ||
+	    (lb->y_true && validate_labels(lb->y_true, n, C, src, "y_true")))
+		return -1;
 	for (int i = 0; i < nout; i++) {
 		int l = outs[i].layer ? model_slot_layer(m, outs[i].slot) : m->nlayers - 1;
 		upto = l + 1 > upto ? l + 1 : upto;
 	}
+	/* Predictions grow with the batches that arrive, never sized by the
+	 * row count x's header claims. */
 	int32_t *pred = NULL;
 	float *score = NULL;
-	if (o->predict) {
-		pred = xcalloc(n ? n : 1, sizeof *pred);
-		score = xmallocarray(n ? n * (size_t)C : 1, sizeof *score);
-	}
+	size_t cap_pred = 0, cap_score = 0;
+	/* The folder (and its parents, like mkdir -p) only once the data
+	 * proved good: bad input leaves nothing behind. */
+	if (o->outdir && mp_mkdir_p(o->outdir))
+		return -1;
 	for (int i = 0; i < nout; i++) {
 		struct acts_out *out = &outs[i];
 		struct meta mm;
@@ -167,13 +172,26 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 		model_forward_layers(m, xb, rows, upto);
 		if (o->predict) {
 			const float *l = model_output(m);
+			size_t need;
+			if (mp_mul_size(i + (size_t)rows, (size_t)C, &need) ||
+			    mp_grow((void **)&score, &cap_score, need, sizeof *score) ||
+			    mp_grow((void **)&pred, &cap_pred, i + (size_t)rows, sizeof *pred)) {
+				free(xb);
+				mp_error("%s: %zu samples of %d scores are too many", src,
+					 i + (size_t)rows, C);
+				goto out;
+			}
 			memcpy(score + i * C, l, (size_t)rows * C * sizeof(float));
 			for (int k = 0; k < rows; k++)
 				pred[i + k] = nn_argmax(l + (size_t)k * C, C);
 		} else {
-			struct write_job j = { outs, m, (size_t)rows, 0 };
+			struct write_job j = { outs, m, (size_t)rows };
 			par_for((size_t)nout, write_task, &j);
-			if (j.failed) {
+			int failed = 0;
+			for (int k = 0; k < nout && !failed; k++)
+				if (outs[k].err)
+					failed = mp_error("%s", outs[k].err);
+			if (failed) {
 				free(xb);
 				goto out;
 			}
@@ -199,6 +217,9 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 				goto out;
 		} else {
 			struct npy_header ph, sh;
+			if (mp_grow((void **)&score, &cap_score, 1, sizeof *score) ||
+			    mp_grow((void **)&pred, &cap_pred, 1, sizeof *pred))
+				goto out;
 			if (npy_header_1d(&ph, NPY_I4, (int64_t)n)
 			    || npz_writer_add(out->w, "pred", &ph, pred)
 			    || npy_header_2d(&sh, NPY_F4, (int64_t)n, C)
@@ -235,9 +256,6 @@ int acts_run(struct model *m, const struct meta *ck, const struct acts_opts *o)
 		out->path = o->outdir ? xasprintf("%s/%s.npz", o->outdir, p->name)
 			  : o->output ? xstrdup(o->output) : NULL;
 	}
-	if (o->outdir && make_dir(o->outdir))
-		goto out;
-
 	struct npz_reader *r = npz_reader_open(o->data_path);
 	if (!r)
 		goto out;
@@ -260,6 +278,8 @@ int acts_run(struct model *m, const struct meta *ck, const struct acts_opts *o)
 		} else if (!strcmp(name, "flipped") && !lb.flipped) {
 			int32_t *f = NULL;
 			k = npz_reader_load_i32(r, &f, &lb.nfl);
+			if (k == 0)
+				k = validate_flipped(f, lb.nfl, src);
 			if (k == 0) {
 				lb.flipped = xmalloc(lb.nfl ? lb.nfl : 1);
 				for (size_t i = 0; i < lb.nfl; i++)
@@ -292,6 +312,7 @@ out:
 		if (outs[i].w)
 			npz_writer_abort(outs[i].w);
 		free(outs[i].path);
+		free(outs[i].err);
 	}
 	free(outs);
 	free(lb.y);

@@ -251,6 +251,82 @@ z.close()"
 	[[ "$stderr" == *"'fc1.weight' has shape (128, 64), but mlp on 1x9x9 input"* ]]
 }
 
+# ---- hostile data streams (issue 10): claimed sizes, dtypes, labels ----
+
+# sd.npz: an MLP on 1x8x8 with 10 classes, written by NumPy (no training).
+mksd() {
+	npy "
+import io, zipfile
+rng = np.random.default_rng(0)
+sizes = [64, 128, 512, 2048, 2048, 10]
+z = zipfile.ZipFile('sd.npz', 'w')
+z.writestr('meta.txt', 'model.arch=mlp\nmodel.input=1x8x8\nmodel.classes=10\n')
+for i in range(5):
+    for k, s in (('weight', (sizes[i + 1], sizes[i])), ('bias', (sizes[i + 1],))):
+        b = io.BytesIO(); np.save(b, (rng.normal(size=s) * 0.05).astype(np.float32)); z.writestr('fc%d.%s.npy' % (i + 1, k), b.getvalue())
+z.close()"
+}
+
+@test "--predict: x claiming 2^27 samples fails on truncation, within 3 GB" {
+	need_numpy
+	mksd
+	# 2^27 real labels (deflated zeros, 128 KB), then an x header claiming
+	# as many samples followed by 40 KB
+	npy "
+import io, zipfile
+b = io.BytesIO(); np.lib.format.write_array_header_1_0(b, dict(descr='<f4', fortran_order=False, shape=(2**27, 1, 8, 8)))
+with zipfile.ZipFile('rows.npz', 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('meta.txt', 'data.classes=10\n')
+    y = io.BytesIO(); np.save(y, np.zeros(2**27, np.uint8)); z.writestr('y.npy', y.getvalue())
+    z.writestr('x.npy', b.getvalue() + bytes(40000))"
+	[ "$(wc -c < rows.npz)" -lt 200000 ]
+	run --separate-stderr timeout 120 bash -c 'ulimit -v 3000000 && exec dumpacts -m sd.npz --predict -o out.npz rows.npz'
+	assert_runtime_error
+	assert_regex "$stderr" "^dumpacts: rows.npz: member 'x' is truncated"
+	[ ! -e out.npz ]
+}
+
+@test "integer x, labels outside the classes, flipped other than 0/1, absurd data.classes: errors" {
+	need_numpy
+	mksd
+	npy "
+import io, zipfile
+def write(path, meta, arrays):
+    with zipfile.ZipFile(path, 'w') as z:
+        z.writestr('meta.txt', meta)
+        for k, v in arrays:
+            b = io.BytesIO(); np.save(b, np.asarray(v)); z.writestr(k + '.npy', b.getvalue())
+rs = np.random.RandomState(0)
+y = np.arange(12) % 10; x = rs.rand(12, 1, 8, 8).astype(np.float32)
+def at(i, v):
+    a = y.astype(np.int64).copy(); a[i] = v; return a
+write('i4.npz', 'data.classes=10\n', [('y', y), ('x', (x * 100).astype('<i4'))])
+write('neg.npz', 'data.classes=10\n', [('y', at(3, -1)), ('x', x)])
+write('ten.npz', 'data.classes=10\n', [('y', y), ('y_true', at(4, 10)), ('x', x)])
+write('max.npz', '', [('y', at(5, 2**31 - 1)), ('x', x)])
+write('flip.npz', 'data.classes=10\n', [('y', y), ('flipped', np.full(12, 7, np.uint8)), ('x', x)])
+write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('x', x)])
+write('twelve.npz', 'data.classes=12\n', [('y', y), ('x', x)])
+write('ok.npz', 'data.classes=10\n', [('y', y), ('y_true', y), ('flipped', np.zeros(12, np.uint8)), ('x', x)])"
+	check() { # FILE REGEX: --predict and --layers both fail, leave nothing
+		for mode in "--predict" "--layers fc1"; do
+			run --separate-stderr dumpacts -m sd.npz $mode -o out.npz "$1"
+			assert_runtime_error
+			assert_regex "$stderr" "$2"
+			[ ! -e out.npz ] || fail "out.npz left behind"
+		done
+	}
+	check i4.npz "^dumpacts: i4.npz: member 'x' has dtype '<i4': features must be float32 or float64"
+	check neg.npz "^dumpacts: neg.npz: label -1 at index 3 of 'y' is negative$"
+	check ten.npz "^dumpacts: ten.npz: label 10 at index 4 of 'y_true' is outside 0..9$"
+	check max.npz "^dumpacts: max.npz: label 2147483647 at index 5 of 'y' is outside 0..9$"
+	check flip.npz "^dumpacts: flip.npz: member 'flipped' has value 7 at index 0, expected 0 or 1$"
+	check huge.npz "^dumpacts: huge.npz: meta.txt: invalid data.classes '2147483647'"
+	check twelve.npz "^dumpacts: twelve.npz: the data has 12 classes \(meta.txt\) but the model has 10$"
+	dumpacts -m sd.npz --predict -o ok-p.npz ok.npz
+	dumpacts -m sd.npz --layers fc1 -o ok-a.npz ok.npz
+}
+
 @test "the MLP takes samples of its input size in any layout" {
 	need_numpy
 	mkdata_np d.npz 10 1 8 8
