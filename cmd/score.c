@@ -4,12 +4,10 @@
  * concatenated and read by header name. Every input is scored before
  * anything is printed: a failure prints nothing on stdout.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "score.h"
 #include "util.h"
@@ -120,30 +118,23 @@ static char *file_field(const char *name)
 	return s;
 }
 
+/* FILE through mp_out: a device or FIFO (/dev/null, a named pipe) is
+ * written as it is, any other FILE through a temporary renamed over it. */
 static void write_output(const char *path, const char *text, size_t len)
 {
 	if (!path) {
 		fwrite(text, 1, len, stdout);
 		return;
 	}
-	char *tmp;
-	int fd = mp_tmp_create(path, &tmp);
-	if (fd < 0)
+	struct mp_out *out = mp_out_open(path);
+	if (!out)
 		die_lib();
-	size_t off = 0;
-	while (off < len) {
-		ssize_t k = write(fd, text + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			die("cannot write '%s': %s", path, strerror(errno));
-		off += (size_t)k;
+	if (mp_out_write(out, text, len)) {
+		mp_out_abort(out);
+		die_lib();
 	}
-	if (close(fd))
-		die("cannot write '%s': %s", path, strerror(errno));
-	if (mp_tmp_commit(tmp, path))
+	if (mp_out_close(out))
 		die_lib();
-	free(tmp);
 }
 
 int main(int argc, char **argv)

@@ -36,8 +36,9 @@ int score_is_column(const char *name);
 
 /* Read a prediction stream (NULL or "-": stdin) and count. -1 with a
  * message naming the file when pred is missing, a label member's length
- * differs from pred's, a prediction is negative or not below the number of
- * classes (the width of `score`, else meta model.classes or data.classes),
+ * differs from pred's, a prediction or a label (y, y_true) is negative or
+ * not below the number of classes (the width of `score`, else meta
+ * data.classes or model.classes; all that are present must agree),
  * flipped holds anything but 0 and 1, or there are no labels at all. */
 int score_stream(const char *path, struct score_result *res);
 

@@ -13,6 +13,7 @@
 #include "meta.h"
 #include "npz.h"
 #include "util.h"
+#include "validate.h"
 
 const char score_columns[] =
 	"n\tacc\tacc_y\tacc_y_true\tacc_flipped\tacc_kept\tn_flipped";
@@ -40,19 +41,6 @@ static int load_vec(struct npz_reader *r, int32_t **out, size_t *n)
 				npy_shape_str(h, buf, sizeof buf));
 	}
 	return npz_reader_load_i32(r, out, n);
-}
-
-/* Number of classes from meta, or 0 if it does not say. */
-static long meta_classes(const struct meta *m)
-{
-	static const char *const keys[] = { "model.classes", "data.classes" };
-	long c;
-	for (size_t i = 0; i < 2; i++) {
-		const char *s = meta_get(m, keys[i]);
-		if (s && !parse_long(s, 1, INT32_MAX, &c))
-			return c;
-	}
-	return 0;
 }
 
 int score_stream(const char *path, struct score_result *res)
@@ -113,8 +101,23 @@ int score_stream(const char *path, struct score_result *res)
 				 p, names[i], len[i], n);
 			goto out;
 		}
+	/* The number of classes: the width of `score`, and meta.txt's
+	 * data.classes or model.classes, which must agree with it. */
+	int mc;
+	if (validate_meta_classes(&m, p, &mc))
+		goto out;
+	if (classes > VALIDATE_MAX_CLASSES) {
+		mp_error("%s: member 'score' has %ld columns (at most %d classes)",
+			 p, classes, VALIDATE_MAX_CLASSES);
+		goto out;
+	}
+	if (classes && mc && classes != mc) {
+		mp_error("%s: member 'score' has %ld columns but meta.txt says %d classes",
+			 p, classes, mc);
+		goto out;
+	}
 	if (!classes)
-		classes = meta_classes(&m);
+		classes = mc;
 	for (size_t i = 0; i < n; i++)
 		if (pred[i] < 0 || (classes && pred[i] >= classes)) {
 			if (classes)
@@ -125,13 +128,10 @@ int score_stream(const char *path, struct score_result *res)
 					 p, (long)pred[i], i);
 			goto out;
 		}
-	if (fl)
-		for (size_t i = 0; i < n; i++)
-			if (fl[i] != 0 && fl[i] != 1) {
-				mp_error("%s: member 'flipped' has value %ld at index %zu, "
-					 "expected 0 or 1", p, (long)fl[i], i);
-				goto out;
-			}
+	if ((fl && validate_flipped(fl, n, p)) ||
+	    (y && validate_labels(y, n, (int)classes, p, "y")) ||
+	    (yt && validate_labels(yt, n, (int)classes, p, "y_true")))
+		goto out;
 
 	const int32_t *truth = yt ? yt : y;
 	res->n = n;

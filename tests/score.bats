@@ -207,3 +207,79 @@ write('p.npz', 'data.classes=10\n', [('y', rs.randint(0, 10, 500)), ('pred', rs.
 	done
 	[ "$size" -gt 3072 ]
 }
+
+@test "score: labels outside the classes and absurd class counts are errors" {
+	need_numpy
+	npy "$W
+y = np.array([0, 1, 2, 3]); pred = np.array([0, 1, 2, 3], np.int32); s = np.zeros((4, 4), np.float32)
+write('neg.npz', 'data.classes=4\n', [('y', np.array([0, -1, 2, 3])), ('pred', pred), ('score', s)])
+write('ten.npz', None, [('y', y), ('y_true', np.array([0, 1, 10, 3])), ('pred', pred), ('score', s)])
+write('max.npz', 'model.classes=4\n', [('y', np.array([0, 1, 2, 2**31 - 1])), ('pred', pred)])
+write('nocl.npz', None, [('y', np.array([0, -5, 2, 3])), ('pred', pred)])
+write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('pred', pred), ('score', s)])
+write('width.npz', 'data.classes=10\n', [('y', y), ('pred', pred), ('score', s)])
+write('mix.npz', 'data.classes=10\nmodel.classes=4\n', [('y', y), ('pred', pred)])
+write('ok.npz', 'data.classes=4\nmodel.classes=4\n', [('y', y), ('pred', pred), ('score', s)])"
+	check() {
+		run --separate-stderr score "$1"
+		assert_runtime_error
+		assert_regex "$stderr" "$2"
+	}
+	check neg.npz "^score: neg.npz: label -1 at index 1 of 'y' is negative$"
+	check ten.npz "^score: ten.npz: label 10 at index 2 of 'y_true' is outside 0..3$"
+	check max.npz "^score: max.npz: label 2147483647 at index 3 of 'y' is outside 0..3$"
+	check nocl.npz "^score: nocl.npz: label -5 at index 1 of 'y' is negative$"
+	check huge.npz "^score: huge.npz: meta.txt: invalid data.classes '2147483647'"
+	check width.npz "^score: width.npz: member 'score' has 4 columns but meta.txt says 10 classes$"
+	check mix.npz "^score: mix.npz: meta.txt: data.classes=10 but model.classes=4$"
+	run --separate-stderr score -H ok.npz
+	assert_success
+	assert_output "ok.npz	4	1.000000	1.000000	NA	NA	NA	NA"
+}
+
+# Device nodes made in the scratch folder (mknod needs root): the same
+# devices as /dev/full and /dev/null, so that a regression replaces a copy,
+# never the machine's own.
+mkdev() { # NAME MINOR
+	[ "$(id -u)" = 0 ] || skip "mknod needs root"
+	mknod "$1" c 1 "$2" 2>/dev/null || skip "cannot create device nodes here"
+	[ -c "$1" ] || skip "no device node"
+}
+
+@test "score: -o to a device like /dev/full fails and the device stays a device" {
+	need_numpy
+	mkpreds
+	mkdev full 7
+	run --separate-stderr score -o full p.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^score: cannot write 'full': No space left on device$"
+	[ -c full ] || fail "the device was replaced by a regular file"
+	run ls
+	refute_output --partial ".tmp."
+}
+
+@test "score: -o to a device like /dev/null succeeds and the device stays a device" {
+	need_numpy
+	mkpreds
+	mkdev null 3
+	run --separate-stderr score -o null p.npz q.npz
+	assert_success
+	assert_output ""
+	[ -c null ] || fail "the device was replaced by a regular file"
+	run ls
+	refute_output --partial ".tmp."
+}
+
+@test "score: -o naming a FIFO writes the TSV into it and leaves it a FIFO" {
+	need_numpy
+	mkpreds
+	score p.npz q.npz > want.tsv
+	mkfifo f
+	# (bounded: a score that renamed a file over f would leave cat waiting)
+	timeout 20 cat f > got.tsv &
+	run --separate-stderr score -o f p.npz q.npz
+	wait
+	assert_success
+	[ -p f ] || fail "the FIFO was replaced"
+	cmp want.tsv got.tsv
+}
