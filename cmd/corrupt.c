@@ -13,6 +13,7 @@
 #include "corrupt.h"
 #include "npz.h"
 #include "util.h"
+#include "validate.h"
 
 static const char usage[] =
 	"corrupt -p P [--mode uniform|shuffle|other] [--seed N] "
@@ -92,7 +93,7 @@ static void parse_args(int argc, char **argv, struct corrupt_opts *o)
 			o->have_rng = 1;
 			break;
 		case 'c':
-			if (parse_long(optarg, 1, INT32_MAX, &v))
+			if (parse_long(optarg, 1, VALIDATE_MAX_CLASSES, &v))
 				die_usage(usage, "invalid number of classes: %s", mp_errmsg());
 			o->classes = (int)v;
 			break;

@@ -54,7 +54,10 @@ int corrupt_labels(int32_t *y /* (n) */, size_t n, int classes,
 
 /* The whole filter: read the data stream `in` (NULL or "-": stdin), write
  * the corrupted stream to `out` (NULL or "-": stdout) with deflate level
- * `level`. classes <= 0: from meta `data.classes`, else max(y) + 1.
+ * `level`. classes <= 0: from meta `data.classes` (or `model.classes`;
+ * each at most VALIDATE_MAX_CLASSES, and equal when both are there), else
+ * max(y) + 1; classes > 0 may not exceed what meta.txt states. `x` must
+ * be float32 or float64.
  * Output members: meta.txt (input keys plus corrupt.p, corrupt.mode,
  * corrupt.rng, corrupt.seed, corrupt.classes, corrupt.flipped), y (int32),
  * y_true (int32: the input's y_true if it had one, else its y), flipped

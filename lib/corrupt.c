@@ -13,6 +13,7 @@
 #include "npz.h"
 #include "rng.h"
 #include "util.h"
+#include "validate.h"
 
 int corrupt_mode_parse(const char *s, enum corrupt_mode *out)
 {
@@ -225,23 +226,30 @@ static int load_labels(struct npz_reader *r, int32_t **out, size_t *n)
 	return npz_reader_load_i32(r, out, n);
 }
 
-/* Number of classes from meta data.classes, or max(y) + 1. */
+/* The number of classes: `given` (--classes), which may not exceed what
+ * meta.txt states (the labels would leave the data's classes); else
+ * meta.txt's data.classes (or model.classes); else max(y) + 1. */
 static int infer_classes(const struct meta *m, const int32_t *y, size_t n,
-			 const char *path, int *classes)
+			 const char *path, int given, int *classes)
 {
-	const char *s = meta_get(m, "data.classes");
-	if (s) {
-		long c;
-		if (parse_long(s, 1, INT32_MAX, &c))
-			return mp_error("%s: meta.txt: invalid data.classes '%s'", path, s);
-		*classes = (int)c;
+	int mc;
+	if (validate_meta_classes(m, path, &mc))
+		return -1;
+	if (given > 0 && mc && given > mc)
+		return mp_error("%s: --classes %d is more than the %d classes of the data "
+				"(meta.txt)", path, given, mc);
+	if (given > 0 || mc) {
+		*classes = given > 0 ? given : mc;
 		return 0;
 	}
 	int32_t mx = -1;
 	for (size_t i = 0; i < n; i++)
 		if (y[i] > mx)
 			mx = y[i];
-	*classes = mx == INT32_MAX ? INT32_MAX : (int)mx + 1;
+	if (mx >= VALIDATE_MAX_CLASSES)
+		return mp_error("%s: label %ld of 'y' is too large (more than %d classes)",
+				path, (long)mx, VALIDATE_MAX_CLASSES);
+	*classes = (int)mx + 1;
 	return 0;
 }
 
@@ -274,6 +282,8 @@ static int copy_rest(struct npz_reader *r, struct npz_writer *w, size_t n)
 {
 	const char *path = npz_reader_path(r);
 	const struct npy_header *h = npz_reader_header(r);
+	if (validate_float(h, path, "x"))
+		return -1;
 	if (h->ndim < 1 || (uint64_t)h->shape[0] != (uint64_t)n) {
 		char buf[160];
 		return mp_error("%s: member 'x' has shape %s but 'y' has %zu labels",
@@ -376,7 +386,7 @@ int corrupt_stream(const char *in, const char *out, int level, int classes,
 			 path, n_true, n);
 		goto out;
 	}
-	if (classes <= 0 && infer_classes(&m, y, n, path, &classes))
+	if (infer_classes(&m, y, n, path, classes, &classes))
 		goto out;
 	if (y_true && check_labels(y_true, n, classes, "y_true")) {
 		mp_error_prefix("%s", path);

@@ -405,3 +405,43 @@ write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)], compress=True)"
 	done
 	[ "$size" -gt 3072 ]
 }
+
+@test "corrupt: an absurd or inconsistent class count is an error, not a label range" {
+	need_numpy
+	npy "$W
+y, x = data(100)
+write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('x', x)])
+write('zero.npz', 'data.classes=0\n', [('y', y), ('x', x)])
+write('mix.npz', 'data.classes=10\nmodel.classes=12\n', [('y', y), ('x', x)])
+write('max.npz', None, [('y', np.where(np.arange(100) == 3, 2**31 - 1, y)), ('x', x)])
+write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)])"
+	check() {
+		run --separate-stderr corrupt -p 0.5 "$@" -o out.npz
+		assert_runtime_error
+		[ ! -e out.npz ] || fail "out.npz left behind"
+	}
+	check huge.npz; assert_regex "$stderr" "^corrupt: huge.npz: meta.txt: invalid data.classes '2147483647' \(an integer in \[1, 1000000\]\)$"
+	check zero.npz; assert_regex "$stderr" "invalid data.classes '0'"
+	check mix.npz; assert_regex "$stderr" "^corrupt: mix.npz: meta.txt: data.classes=10 but model.classes=12$"
+	check max.npz; assert_regex "$stderr" "^corrupt: max.npz: label 2147483647 of 'y' is too large \(more than 1000000 classes\)$"
+	check --classes 12 d.npz; assert_regex "$stderr" "^corrupt: d.npz: --classes 12 is more than the 10 classes of the data \(meta.txt\)$"
+	run --separate-stderr corrupt -p 0.5 --classes 2147483647 d.npz
+	assert_usage_error
+}
+
+@test "corrupt: x must be float: an integer x is refused, naming member and dtype" {
+	need_numpy
+	npy "$W
+y, x = data(100)
+write('i4.npz', 'data.classes=10\n', [('y', y), ('x', (x * 255).astype('<i4'))])
+write('u1.npz', 'data.classes=10\n', [('y', y), ('x', (x * 255).astype(np.uint8))])
+write('f8.npz', 'data.classes=10\n', [('y', y), ('x', x.astype(np.float64))])"
+	run --separate-stderr corrupt -p 0.5 i4.npz -o out.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^corrupt: i4.npz: member 'x' has dtype '<i4': features must be float32 or float64"
+	[ ! -e out.npz ]
+	run --separate-stderr corrupt -p 0.5 u1.npz
+	assert_runtime_error
+	assert_regex "$stderr" "member 'x' has dtype '\|u1'"
+	corrupt -p 0.5 f8.npz -o f8c.npz
+}
