@@ -16,6 +16,7 @@
 
 #include "par.h"
 #include "util.h"
+#include "validate.h"
 
 /* ---- data ---- */
 
@@ -41,8 +42,14 @@ int dataset_load(struct dataset *d, const char *path)
 			rc = npz_reader_load_i32(r, &d->y_true, &nyt);
 		} else if (!strcmp(name, "flipped") && !fl) {
 			rc = npz_reader_load_i32(r, &fl, &nfl);
+			if (rc >= 0)
+				rc = validate_flipped(fl, nfl, src);
 		} else if (!strcmp(name, "x") && !d->x) {
 			const struct npy_header *h = npz_reader_header(r);
+			if (validate_float(h, src, "x")) {
+				rc = -1;
+				break;
+			}
 			if (h->ndim < 2 || h->ndim > 4) {
 				rc = mp_error("%s: 'x' has %d dimensions (want (N, C, H, W))",
 					      src, h->ndim);
@@ -91,6 +98,11 @@ out:
 				      a < 0 ? a : b, i);
 			break;
 		}
+		if (a >= VALIDATE_MAX_CLASSES || b >= VALIDATE_MAX_CLASSES) {
+			rc = mp_error("%s: label %d at sample %zu is too large (more than %d classes)",
+				      src, a > b ? a : b, i, VALIDATE_MAX_CLASSES);
+			break;
+		}
 		d->max_label = a > d->max_label ? a : d->max_label;
 		d->max_label = b > d->max_label ? b : d->max_label;
 	}
@@ -100,10 +112,8 @@ out:
 			d->flipped[i] = fl[i] != 0;
 	}
 	free(fl);
-	const char *c = meta_get(&d->meta, "data.classes");
-	long v;
-	if (rc >= 0 && c && parse_long(c, 1, 1000000, &v) == 0)
-		d->classes_meta = (int)v;
+	if (rc >= 0)
+		rc = validate_meta_classes(&d->meta, src, &d->classes_meta);
 	npz_reader_free(r);
 	if (rc < 0) {
 		dataset_release(d);
@@ -374,6 +384,9 @@ static int check_labels(const struct dataset *d, int classes, const char *what)
 	if (d->max_label >= classes)
 		return mp_error("%s has label %d but the model has %d classes",
 				what, d->max_label, classes);
+	if (d->classes_meta && d->classes_meta != classes)
+		return mp_error("%s has %d classes (meta.txt) but the model has %d",
+				what, d->classes_meta, classes);
 	return 0;
 }
 

@@ -120,6 +120,36 @@ assert worst < (1e-6 if opt == 'sgd' else 0.1 * lr) and off < 1e-3, (worst, off)
 	[ ! -e ck/epoch-000.npz ]
 }
 
+@test "bad data: integer x, flipped other than 0/1, absurd or disagreeing data.classes" {
+	need_numpy
+	npy "
+import io, zipfile
+def write(path, meta, arrays):
+    with zipfile.ZipFile(path, 'w') as z:
+        z.writestr('meta.txt', meta)
+        for k, v in arrays:
+            b = io.BytesIO(); np.save(b, np.asarray(v)); z.writestr(k + '.npy', b.getvalue())
+rng = np.random.default_rng(1)
+y = np.arange(20) % 10; x = rng.uniform(-1, 1, (20, 1, 8, 8)).astype(np.float32)
+write('i4.npz', 'data.classes=10\n', [('y', y), ('x', (x * 100).astype('<i4'))])
+write('flip.npz', 'data.classes=10\n', [('y', y), ('flipped', np.full(20, 7, np.uint8)), ('x', x)])
+write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('x', x)])
+write('max.npz', '', [('y', np.where(np.arange(20) == 3, 2**31 - 1, y)), ('x', x)])
+write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)])
+write('e12.npz', 'data.classes=12\n', [('y', y), ('x', x)])"
+	check() {
+		run --separate-stderr train --arch mlp --max-epochs 1 --ckpt-dir ck "$@"
+		assert_runtime_error
+		[ ! -e ck/epoch-001.npz ] || fail "a checkpoint was written"
+	}
+	check i4.npz; assert_regex "$stderr" "i4.npz: member 'x' has dtype '<i4': features must be float32 or float64"
+	check flip.npz; assert_regex "$stderr" "flip.npz: member 'flipped' has value 7 at index 0, expected 0 or 1"
+	check huge.npz; assert_regex "$stderr" "huge.npz: meta.txt: invalid data.classes '2147483647'"
+	check max.npz; assert_regex "$stderr" "max.npz: label 2147483647 at sample 3 is too large"
+	check --classes 12 d.npz; assert_regex "$stderr" "the training data has 10 classes \(meta.txt\) but the model has 12"
+	check --eval e12.npz d.npz; assert_regex "$stderr" "the --eval data has 12 classes \(meta.txt\) but the model has 10"
+}
+
 @test "cnn rejects input too small for three poolings" {
 	need_numpy
 	mkdata_np d.npz 20 1 6 6
