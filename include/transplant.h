@@ -30,10 +30,13 @@ int transplant_bias_parse(const char *s, enum transplant_bias *b);
  * asked and when the layer has one (the CNN's final layer has none: then
  * both choices leave the model as it is). Records transplant.layer,
  * transplant.bias (zero, keep or none) and the probe's provenance
- * (transplant.probe.*) in ck's meta. Errors: no final layer named, the
- * weight missing or not 2-D float, a probe that is not VeLPIC's, or
- * shapes that differ (the messages give both). The names are for
- * messages. Member order is kept. */
+ * (transplant.probe.*) in ck's meta. The layer is o->layer, else the
+ * architecture's final layer. Errors: a checkpoint that does not load as
+ * dumpacts loads it (model_load: its architecture, every tensor with its
+ * shape and a float dtype), the weight missing or not 2-D float, a probe
+ * that is not VeLPIC's, a `w` that is not float or holds a NaN or an
+ * infinity, or shapes that differ (the messages give both). The names
+ * are for messages. Member order is kept. */
 int transplant_apply(struct npz_bundle *ck, const struct npz_bundle *probe,
 		     const struct transplant_opts *o, const char *ck_name,
 		     const char *probe_name);

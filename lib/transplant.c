@@ -8,10 +8,13 @@
  */
 #include "transplant.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "model.h"
 #include "util.h"
+#include "validate.h"
 
 int transplant_bias_parse(const char *s, enum transplant_bias *b)
 {
@@ -47,27 +50,58 @@ static const char *last_word(const char *s, char *buf, size_t cap)
 	return buf;
 }
 
+/* The checkpoint must load exactly as dumpacts (and train --resume) load
+ * it: its architecture built from meta.txt, every tensor present with its
+ * shape and a float dtype. An edit of anything else would be written and
+ * then refused by every tool. *final gets the architecture's final layer. */
+static int check_model(const struct npz_bundle *ck, const char *ck_name,
+		       char *final, size_t cap)
+{
+	struct model m;
+	if (model_load(&m, ck))
+		return mp_error_prefix("%s", ck_name);
+	snprintf(final, cap, "%s", m.final);
+	model_release(&m);
+	return 0;
+}
+
+/* Every value of the probe's w finite: a NaN or an infinity in a weight
+ * makes every prediction of the edited model meaningless. */
+static int check_finite(const struct npz_array *w, const char *probe_name)
+{
+	size_t D = (size_t)w->h.shape[1];
+	for (size_t i = 0; i < w->h.count; i++) {
+		double v = w->h.dtype == NPY_F4 ? ((const float *)w->data)[i]
+						: ((const double *)w->data)[i];
+		if (!isfinite(v))
+			return mp_error("%s: 'w' has a non-finite value (%g) in row %zu",
+					probe_name, v, i / D);
+	}
+	return 0;
+}
+
 int transplant_apply(struct npz_bundle *ck, const struct npz_bundle *probe,
 		     const struct transplant_opts *o, const char *ck_name,
 		     const char *probe_name)
 {
-	const char *final = o->layer ? o->layer : meta_get(&ck->meta, "model.final");
 	const char *kind = meta_get(&probe->meta, "probe");
-	char name[256], feed[128];
+	char name[256], feed[128], arch_final[64];
 
 	if (kind && strcmp(kind, "velpic"))
 		return mp_error("%s: this is a '%s' probe; transplant takes a velpic probe",
 				probe_name, kind);
-	if (!final)
-		return mp_error("%s: no 'model.final' in meta.txt: name the final layer with --layer",
-				ck_name);
+	if (check_model(ck, ck_name, arch_final, sizeof arch_final))
+		return -1;
+	const char *final = o->layer ? o->layer : arch_final;
 	if (strlen(final) > 200)
 		return mp_error("%s: final layer name '%s' is too long", ck_name, final);
 
 	const struct npz_array *w = npz_bundle_get(probe, "w");
 	if (!w)
 		return mp_error("%s: not a velpic probe (no 'w' member)", probe_name);
-	if (w->h.ndim != 2 || !is_float(w->h.dtype))
+	if (validate_float(&w->h, probe_name, "w"))
+		return -1;
+	if (w->h.ndim != 2)
 		return mp_error("%s: member 'w' must be a 2-D float array (C, D)", probe_name);
 
 	snprintf(name, sizeof name, "%s.weight", final);
@@ -85,6 +119,9 @@ int transplant_apply(struct npz_bundle *ck, const struct npz_bundle *probe,
 	if (w->h.shape[0] != C)
 		return mp_error("the probe has %lld classes but '%s' has %lld outputs",
 				(long long)w->h.shape[0], name, (long long)C);
+
+	if (check_finite(w, probe_name))
+		return -1;
 
 	const char *pl = meta_get(&probe->meta, "probe.layer");
 	const char *fl = last_word(meta_get(&ck->meta, "model.layers"), feed, sizeof feed);

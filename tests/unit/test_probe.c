@@ -19,8 +19,10 @@
 #include "par.h"
 #include "probe.h"
 #include "tap.h"
+#include "model.h"
 #include "transplant.h"
 #include "util.h"
+#include "validate.h"
 
 static char tmpdir[] = "/tmp/test_probe.XXXXXX";
 
@@ -581,56 +583,176 @@ static void put(struct npz_bundle *b, const char *name, enum npy_dtype t, int nd
 	npz_bundle_put(b, name, &h, data);
 }
 
+/* A checkpoint dumpacts loads: every tensor model_build registers for
+ * `arch` on input `in` with C classes, each filled with a ramp; meta.txt
+ * as train writes it (model.arch, .input, .classes, .final, .layers). */
+static void mk_checkpoint(struct npz_bundle *b, const char *arch, struct shape in, int C)
+{
+	struct model m;
+	MP_ASSERT(!model_build(&m, arch, in, C));
+	memset(b, 0, sizeof *b);
+	meta_init(&b->meta);
+	model_set_meta(&m, &b->meta);
+	for (int i = 0; i < m.ntensors; i++) {
+		const struct model_tensor *t = &m.tensors[i];
+		if (t->dtype == NPY_I8) {
+			int64_t zero = 0;
+			put(b, t->name, NPY_I8, t->ndim, t->shape, &zero);
+			continue;
+		}
+		float *v = xmallocarray(t->count, sizeof *v);
+		for (size_t k = 0; k < t->count; k++)
+			v[k] = (float)((double)(k % 97) / 97.0 - 0.5);
+		put(b, t->name, NPY_F4, t->ndim, t->shape, v);
+		free(v);
+	}
+	model_release(&m);
+}
+
 TEST(transplant_edits_final_layer)
 {
-	struct npz_bundle ck = { 0 }, pr = { 0 };
-	float W[6] = { 1, 2, 3, 4, 5, 6 }, bias[3] = { 7, 8, 9 }, w[6] = { .6f, .8f, 1, 0, 0, 1 };
+	struct npz_bundle ck, pr = { 0 };
+	enum { D = 2048 };
+	static float w[3 * D], wbad[3 * D];
 	float h[4] = { 1, 1, 1, 1 };
-	int64_t s2[2] = { 3, 2 }, s1[1] = { 3 }, s22[2] = { 2, 2 };
+	int64_t s2[2] = { 3, D }, s22[2] = { 2, 2 }, s23[2] = { 2, D };
 	struct transplant_opts o = { TRANSPLANT_BIAS_ZERO, NULL };
-	meta_init(&ck.meta);
+	for (size_t k = 0; k < 3 * D; k++)
+		w[k] = (float)k / (3 * D);
+	/* an MLP on 1x2x2 with 3 classes: fc5 (3, 2048) with a bias */
+	mk_checkpoint(&ck, "mlp", (struct shape){ 1, 2, 2 }, 3);
+	float bias[3];
+	memcpy(bias, npz_bundle_get(&ck, "fc5.bias")->data, sizeof bias);
+	float *fc1 = xmalloc(npz_bundle_get(&ck, "fc1.weight")->h.nbytes);
+	memcpy(fc1, npz_bundle_get(&ck, "fc1.weight")->data, npz_bundle_get(&ck, "fc1.weight")->h.nbytes);
 	meta_init(&pr.meta);
-	meta_set(&ck.meta, "model.final", "fc2");
-	meta_set(&ck.meta, "model.layers", "input fc1");
-	put(&ck, "fc1.weight", NPY_F4, 2, s22, h);
-	put(&ck, "fc2.weight", NPY_F4, 2, s2, W);
-	put(&ck, "fc2.bias", NPY_F4, 1, s1, bias);
 	put(&pr, "w", NPY_F4, 2, s2, w);
 	meta_set(&pr.meta, "probe", "velpic");
-	meta_set(&pr.meta, "probe.layer", "fc1");
+	meta_set(&pr.meta, "probe.layer", "fc4");
 	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == 0);
-	CHECK(!memcmp(npz_bundle_get(&ck, "fc2.weight")->data, w, sizeof w));
-	const float *b = npz_bundle_get(&ck, "fc2.bias")->data;
+	CHECK(!memcmp(npz_bundle_get(&ck, "fc5.weight")->data, w, sizeof w));
+	const float *b = npz_bundle_get(&ck, "fc5.bias")->data;
 	CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0);
-	CHECK(!memcmp(npz_bundle_get(&ck, "fc1.weight")->data, h, sizeof h));
-	CHECK(!strcmp(ck.a[0].name, "fc1.weight") && !strcmp(ck.a[2].name, "fc2.bias"));
+	CHECK(!memcmp(npz_bundle_get(&ck, "fc1.weight")->data, fc1,
+		      npz_bundle_get(&ck, "fc1.weight")->h.nbytes));
+	CHECK(!strcmp(ck.a[0].name, "fc1.weight") && !strcmp(ck.a[ck.n - 1].name, "fc5.bias"));
+	CHECK(!strcmp(meta_get(&ck.meta, "transplant.layer"), "fc5"));
 	CHECK(!strcmp(meta_get(&ck.meta, "transplant.bias"), "zero"));
-	CHECK(!strcmp(meta_get(&ck.meta, "transplant.probe.layer"), "fc1"));
+	CHECK(!strcmp(meta_get(&ck.meta, "transplant.probe.layer"), "fc4"));
 	/* keep */
-	put(&ck, "fc2.bias", NPY_F4, 1, s1, bias);
+	int64_t s1[1] = { 3 };
+	put(&ck, "fc5.bias", NPY_F4, 1, s1, bias);
 	o.bias = TRANSPLANT_BIAS_KEEP;
 	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == 0);
-	b = npz_bundle_get(&ck, "fc2.bias")->data;
-	CHECK(b[0] == 7 && b[2] == 9);
-	/* wrong width, wrong classes, wrong probe, no final layer */
-	put(&pr, "w", NPY_F4, 2, s22, w);
+	b = npz_bundle_get(&ck, "fc5.bias")->data;
+	CHECK(b[0] == bias[0] && b[2] == bias[2]);
+	/* wrong classes, wrong width, non-finite, wrong probe */
+	put(&pr, "w", NPY_F4, 2, s23, w);
 	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
 	CHECK(strstr(mp_errmsg(), "2 classes") != NULL);
-	int64_t s33[2] = { 3, 3 };
-	float w9[9] = { 0 };
-	put(&pr, "w", NPY_F4, 2, s33, w9);
+	put(&pr, "w", NPY_F4, 2, s22, h);
 	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
-	CHECK(strstr(mp_errmsg(), "D=3") != NULL);
+	CHECK(strstr(mp_errmsg(), "D=2") != NULL);
+	memcpy(wbad, w, sizeof w);
+	wbad[D + 5] = INFINITY;
+	put(&pr, "w", NPY_F4, 2, s2, wbad);
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
+	CHECK(!strcmp(mp_errmsg(), "pr: 'w' has a non-finite value (inf) in row 1"));
+	put(&pr, "w", NPY_F4, 2, s2, w);
 	meta_set(&pr.meta, "probe", "masc");
 	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
 	CHECK(strstr(mp_errmsg(), "'masc' probe") != NULL);
+	meta_set(&pr.meta, "probe", "velpic");
+	/* no model.final in meta.txt: the architecture's final layer */
+	struct meta keep = META_INIT;
+	meta_merge(&keep, &ck.meta);
 	meta_release(&ck.meta);
 	meta_init(&ck.meta);
-	meta_set(&pr.meta, "probe", "velpic");
+	meta_set(&ck.meta, "model.arch", "%s", meta_get(&keep, "model.arch"));
+	meta_set(&ck.meta, "model.input", "%s", meta_get(&keep, "model.input"));
+	meta_set(&ck.meta, "model.classes", "%s", meta_get(&keep, "model.classes"));
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == 0);
+	CHECK(!strcmp(meta_get(&ck.meta, "transplant.layer"), "fc5"));
+	/* a checkpoint dumpacts would refuse: a tensor missing, a scalar */
+	meta_release(&ck.meta);
+	ck.meta = keep;
+	struct npz_array *fc3 = npz_bundle_get(&ck, "fc3.bias");
+	free(fc3->name);
+	fc3->name = xstrdup("fc3.bias_gone");
 	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
-	CHECK(strstr(mp_errmsg(), "model.final") != NULL);
+	CHECK(!strcmp(mp_errmsg(), "ck: checkpoint has no 'fc3.bias' (a mlp model needs it)"));
+	float one = 1;
+	put(&ck, "fc3.bias", NPY_F4, 0, NULL, &one);
+	CHECK(transplant_apply(&ck, &pr, &o, "ck", "pr") == -1);
+	CHECK(strstr(mp_errmsg(), "'fc3.bias' has shape ()") != NULL);
+	free(fc1);
 	npz_bundle_release(&ck);
 	npz_bundle_release(&pr);
+}
+
+/* The consumer checks of validate.h. */
+TEST(validate_checks)
+{
+	struct npy_header h;
+	int32_t y[4] = { 0, 2, 1, 2 }, f[3] = { 0, 1, 0 };
+	int c = -1;
+	struct meta m = META_INIT;
+	CHECK(!npy_header_1d(&h, NPY_F4, 3) && validate_float(&h, "s", "x") == 0);
+	CHECK(!npy_header_1d(&h, NPY_F8, 3) && validate_float(&h, "s", "x") == 0);
+	CHECK(!npy_header_1d(&h, NPY_I4, 3) && validate_float(&h, "s", "act") == -1);
+	CHECK(!strcmp(mp_errmsg(), "s: member 'act' has dtype '<i4': features must be "
+		      "float32 or float64 ('<f4' or '<f8')"));
+	CHECK(!npy_header_1d(&h, NPY_U1, 3) && validate_float(&h, "s", "x") == -1);
+	CHECK(validate_labels(y, 4, 3, "s", "y") == 0);
+	CHECK(validate_labels(y, 4, 0, "s", "y") == 0);
+	CHECK(validate_labels(y, 4, 2, "s", "y_true") == -1);
+	CHECK(!strcmp(mp_errmsg(), "s: label 2 at index 1 of 'y_true' is outside 0..1"));
+	y[3] = -1;
+	CHECK(validate_labels(y, 4, 0, "s", "y") == -1);
+	CHECK(!strcmp(mp_errmsg(), "s: label -1 at index 3 of 'y' is negative"));
+	y[3] = INT32_MAX;
+	CHECK(validate_labels(y, 4, VALIDATE_MAX_CLASSES, "s", "y") == -1);
+	CHECK(validate_flipped(f, 3, "s") == 0);
+	f[2] = 7;
+	CHECK(validate_flipped(f, 3, "s") == -1);
+	CHECK(!strcmp(mp_errmsg(), "s: member 'flipped' has value 7 at index 2, expected 0 or 1"));
+	CHECK(validate_meta_classes(&m, "s", &c) == 0 && c == 0);
+	meta_set(&m, "model.classes", "10");
+	CHECK(validate_meta_classes(&m, "s", &c) == 0 && c == 10);
+	meta_set(&m, "data.classes", "10");
+	CHECK(validate_meta_classes(&m, "s", &c) == 0 && c == 10);
+	meta_set(&m, "data.classes", "12");
+	CHECK(validate_meta_classes(&m, "s", &c) == -1);
+	CHECK(!strcmp(mp_errmsg(), "s: meta.txt: data.classes=12 but model.classes=10"));
+	meta_set(&m, "data.classes", "2147483647");
+	CHECK(validate_meta_classes(&m, "s", &c) == -1);
+	CHECK(strstr(mp_errmsg(), "invalid data.classes '2147483647'") != NULL);
+	meta_set(&m, "data.classes", "1000000");
+	meta_set(&m, "model.classes", "1000000");
+	CHECK(validate_meta_classes(&m, "s", &c) == 0 && c == 1000000);
+	meta_set(&m, "model.classes", "0");
+	CHECK(validate_meta_classes(&m, "s", &c) == -1);
+	meta_release(&m);
+}
+
+/* mp_grow: capacity doubles, contents kept, an overflowing request refused. */
+TEST(grow)
+{
+	int32_t *v = NULL;
+	size_t cap = 0;
+	for (size_t n = 1; n <= 1000; n++) {
+		if (mp_grow((void **)&v, &cap, n, sizeof *v) || cap < n)
+			break;
+		v[n - 1] = (int32_t)n;
+	}
+	CHECK(cap < 2048);
+	int ok = 1;
+	for (size_t n = 1; n <= 1000; n++)
+		ok &= v[n - 1] == (int32_t)n;
+	CHECK(ok);
+	CHECK(mp_grow((void **)&v, &cap, SIZE_MAX / 2, sizeof *v) == -1);
+	CHECK(cap < 2048);
+	free(v);
 }
 
 int main(void)
@@ -650,6 +772,8 @@ int main(void)
 	RUN(fit_errors);
 	RUN(quadratic_form);
 	RUN(transplant_edits_final_layer);
+	RUN(validate_checks);
+	RUN(grow);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
