@@ -85,6 +85,19 @@ int mp_tmp_commit(const char *tmp, const char *path);
 /* Unlink and unregister. */
 void mp_tmp_discard(const char *tmp);
 
+/* mkdir -p: create DIR and its missing parents (0777 & ~umask). An
+ * existing directory is fine; a path component that is not one is an
+ * error naming DIR. */
+int mp_mkdir_p(const char *dir);
+
+/* Lock the folder DIR for this process: an exclusive flock(2) on
+ * DIR/.lock (created if absent, left in place: removing it would let two
+ * processes lock two different files), held until the returned fd is
+ * closed or the process ends, even by kill -9. The file holds the
+ * holder's pid, so that a second locker fails at once with "'DIR' is in
+ * use by process N". Returns the fd, or -1 with a message. */
+int mp_dir_lock(const char *dir);
+
 /* Close stdout checking for errors (a full disk or a closed pipe must show
  * in the exit status); dies on failure. Call at the end of main. */
 void mp_close_stdout(void);

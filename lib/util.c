@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -330,6 +331,75 @@ void mp_tmp_discard(const char *tmp)
 {
 	unlink(tmp);
 	tmp_unregister(tmp);
+}
+
+int mp_mkdir_p(const char *dir)
+{
+	if (!*dir)
+		return mp_error("cannot create '': no such folder");
+	char *p = xstrdup(dir);
+	int rc = 0;
+	/* Every prefix that ends before a '/', then the whole path. */
+	for (char *s = p + 1; rc == 0; s++) {
+		int last = *s == '\0';
+		if (*s != '/' && !last)
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0777) && errno != EEXIST)
+			rc = mp_error("cannot create '%s': %s", dir, strerror(errno));
+		*s = c;
+		if (last)
+			break;
+	}
+	free(p);
+	struct stat sb;
+	if (rc == 0 && stat(dir, &sb))
+		rc = mp_error("cannot create '%s': %s", dir, strerror(errno));
+	else if (rc == 0 && !S_ISDIR(sb.st_mode))
+		rc = mp_error("'%s' is not a directory", dir);
+	return rc;
+}
+
+int mp_dir_lock(const char *dir)
+{
+	char *path = xasprintf("%s/.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		mp_error("cannot lock '%s': '%s': %s", dir, path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+		char buf[32];
+		ssize_t k = e == EWOULDBLOCK ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+		long pid = 0;
+		char *nl = k > 0 ? memchr(buf, '\n', (size_t)k) : NULL;
+		if (nl) {       /* a whole line: not a pid cut short */
+			*nl = '\0';
+			if (parse_long(buf, 1, LONG_MAX, &pid))
+				pid = 0;
+		}
+		if (e != EWOULDBLOCK)
+			mp_error("cannot lock '%s': '%s': %s", dir, path, strerror(e));
+		else if (pid)
+			mp_error("'%s' is in use by process %ld (it holds '%s')", dir, pid, path);
+		else
+			mp_error("'%s' is in use by another process (it holds '%s')", dir, path);
+		close(fd);
+		free(path);
+		return -1;
+	}
+	/* The lock is ours. The pid is only for the message of a process that
+	 * finds it taken: when it cannot be written (a full disk), the lock
+	 * holds all the same and that message says "another process". */
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)pwrite(fd, pid, (size_t)n, 0);
+	free(path);
+	return fd;
 }
 
 void mp_close_stdout(void)
