@@ -6,13 +6,16 @@
  */
 #include "train.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "par.h"
 #include "util.h"
@@ -237,7 +240,10 @@ struct trainer {
 	int32_t *yb, *ytb;      /* (batch) */
 	int32_t *pred;          /* (batch) */
 	int32_t *perm;          /* (n) */
-	FILE *log;
+	int log_fd;             /* -1: no log */
+	off_t log_len;          /* bytes of complete rows */
+	int log_regular;        /* a regular file (cut back on a failed row) */
+	int lock_fd;            /* the checkpoint folder's lock, or -1 */
 	int level;
 };
 
@@ -337,13 +343,11 @@ static int save_checkpoint(struct trainer *t, const struct stats *st)
 	struct npy_header h;
 	if (npy_header_1d(&h, NPY_I8, RNG_STATE_WORDS) || npz_writer_add(w, "rng.state", &h, sv))
 		goto fail;
+	/* The stream writer's messages name the file already. */
 	rc = npz_writer_close(w);
 	w = NULL;
-	if (rc)
-		mp_error_prefix("%s", path);
 	goto out;
 fail:
-	mp_error_prefix("%s", path);
 	npz_writer_abort(w);
 out:
 	meta_release(&meta);
@@ -675,7 +679,40 @@ static int run_epoch(struct trainer *t, struct stats *st)
 	return 0;
 }
 
-static void log_row(struct trainer *t, const struct stats *st, double secs)
+/* Write all of buf; -1 with errno set on failure. */
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, buf, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		buf += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Append one complete row to the log. A row that could not be written
+ * whole is cut off again, so the log only ever holds complete rows. */
+static int log_append(struct trainer *t, const char *row)
+{
+	size_t n = strlen(row);
+	if (write_all(t->log_fd, row, n)) {
+		int e = errno;
+		if (t->log_regular && ftruncate(t->log_fd, t->log_len) == 0)
+			lseek(t->log_fd, t->log_len, SEEK_SET);
+		return mp_error("cannot write '%s': %s", t->o->log_path, strerror(e));
+	}
+	t->log_len += (off_t)n;
+	return 0;
+}
+
+static int log_row(struct trainer *t, const struct stats *st, double secs)
 {
 	char a[32] = "NA", b[32] = "NA", c[32] = "NA", e[32] = "NA";
 	if (st->loss >= 0) {
@@ -686,15 +723,17 @@ static void log_row(struct trainer *t, const struct stats *st, double secs)
 		snprintf(c, sizeof c, "%.6f", st->acc_true);
 	if (st->test >= 0)
 		snprintf(e, sizeof e, "%.6f", st->test);
-	if (t->log) {
-		fprintf(t->log, "%ld\t%s\t%s\t%s\t%s\n", t->epoch, a, b, c, e);
-		fflush(t->log);
+	if (t->log_fd >= 0) {
+		char row[256];
+		snprintf(row, sizeof row, "%ld\t%s\t%s\t%s\t%s\n", t->epoch, a, b, c, e);
+		if (log_append(t, row))
+			return -1;
 	}
 	if (st->loss < 0) {
 		if (st->test >= 0)
 			fprintf(stderr, "%s: epoch %ld: test %.2f%%\n", mp_progname,
 				t->epoch, 100 * st->test);
-		return;
+		return 0;
 	}
 	fprintf(stderr, "%s: epoch %ld: loss %.4f, train %.2f%%", mp_progname,
 		t->epoch, st->loss, 100 * st->acc);
@@ -703,6 +742,7 @@ static void log_row(struct trainer *t, const struct stats *st, double secs)
 	if (st->test >= 0)
 		fprintf(stderr, ", test %.2f%%", 100 * st->test);
 	fprintf(stderr, ", %.1f s\n", secs);
+	return 0;
 }
 
 static const char log_header[] = "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_acc\n";
@@ -713,15 +753,29 @@ static const char log_header[] = "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_a
  * between checkpoints logged epochs it will now train again), so the log
  * ends as an uninterrupted run's would. A file there that is not a train
  * log is left alone: an error.
+ *
+ * Nothing is ever half written: the first contents (the header, or the
+ * rows a resumed run keeps) go to a temporary beside the log, renamed over
+ * it only when complete (a full disk leaves the old log, or none, never an
+ * empty one), and each row is then appended whole (log_append). A device
+ * or FIFO is written directly, never replaced.
  */
 static int open_log(struct trainer *t, const char *path)
 {
-	char *keep = NULL, *line = NULL;
+	char *keep = NULL, *line = NULL, *tmp = NULL;
 	size_t nkeep = 0, cap = 0;
-	int ret = -1;
+	int ret = -1, fd = -1;
 	FILE *in = NULL, *mem = NULL;
+	struct stat sb;
+	int exists = stat(path, &sb) == 0;
+	int special = exists && !S_ISREG(sb.st_mode);
 
-	if (t->o->resume && (in = fopen(path, "r"))) {
+	if (t->o->resume && exists && !special) {
+		in = fopen(path, "r");
+		if (!in) {
+			mp_error("cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
 		mem = open_memstream(&keep, &nkeep);
 		if (!mem)
 			die("out of memory");
@@ -755,25 +809,41 @@ static int open_log(struct trainer *t, const char *path)
 		if (fclose(mem))
 			die("out of memory");
 		mem = NULL;
-	} else if (t->o->resume && errno != ENOENT) {
-		mp_error("cannot read '%s': %s", path, strerror(errno));
+	}
+	const char *text = nkeep ? keep : log_header;
+	size_t len = nkeep ? nkeep : strlen(log_header);
+	if (special) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			mp_error("cannot write '%s': %s", path, strerror(errno));
+			goto out;
+		}
+	} else if ((fd = mp_tmp_create(path, &tmp)) < 0) {
 		goto out;
 	}
-	t->log = fopen(path, "w");
-	if (!t->log) {
+	if (write_all(fd, text, len)) {
 		mp_error("cannot write '%s': %s", path, strerror(errno));
 		goto out;
 	}
-	if (nkeep)
-		fwrite(keep, 1, nkeep, t->log);
-	else
-		fputs(log_header, t->log);
-	if (fflush(t->log)) {
-		mp_error("cannot write '%s': %s", path, strerror(errno));
-		goto out;
+	if (tmp) {
+		int bad = mp_tmp_commit(tmp, path);     /* discards it on failure */
+		free(tmp);
+		tmp = NULL;
+		if (bad)
+			goto out;
 	}
+	t->log_fd = fd;
+	fd = -1;
+	t->log_len = (off_t)len;
+	t->log_regular = !special;
 	ret = 0;
 out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		mp_tmp_discard(tmp);
+		free(tmp);
+	}
 	if (mem)
 		fclose(mem);
 	if (in)
@@ -783,14 +853,55 @@ out:
 	return ret;
 }
 
-static int make_dir(const char *dir)
+/*
+ * A run killed while it wrote a checkpoint leaves the stream writer's
+ * temporary, DIR/epoch-NNN.npz.tmp.XXXXXX (mp_tmp_create), behind. Only
+ * names of exactly that form go, and only while this run holds the
+ * folder's lock: no other train can be writing one.
+ */
+static int is_stale_tmp(const char *name)
 {
-	if (mkdir(dir, 0777) && errno != EEXIST)
-		return mp_error("cannot create '%s': %s", dir, strerror(errno));
-	struct stat sb;
-	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
-		return mp_error("'%s' is not a directory", dir);
-	return 0;
+	if (strncmp(name, "epoch-", 6))
+		return 0;
+	const char *p = name + 6, *q = p;
+	while (*q >= '0' && *q <= '9')
+		q++;
+	if (q - p < 3 || strncmp(q, ".npz.tmp.", 9))
+		return 0;
+	q += 9;
+	int n = 0;
+	for (; *q; q++, n++)
+		if (!(*q >= '0' && *q <= '9') && !(*q >= 'a' && *q <= 'z')
+		    && !(*q >= 'A' && *q <= 'Z'))
+			return 0;
+	return n == 6;
+}
+
+static int remove_stale_tmps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return mp_error("cannot read '%s': %s", dir, strerror(errno));
+	struct dirent *e;
+	int rc = 0;
+	errno = 0;
+	while ((e = readdir(d))) {
+		if (!is_stale_tmp(e->d_name))
+			continue;
+		char *path = xasprintf("%s/%s", dir, e->d_name);
+		if (unlink(path) && errno != ENOENT)
+			rc = mp_error("cannot remove '%s': %s", path, strerror(errno));
+		else
+			warn("removed '%s', left by a run that was killed", path);
+		free(path);
+		if (rc)
+			break;
+		errno = 0;
+	}
+	if (!e && errno && !rc)
+		rc = mp_error("cannot read '%s': %s", dir, strerror(errno));
+	closedir(d);
+	return rc;
 }
 
 int train_run(const struct train_opts *o)
@@ -799,12 +910,16 @@ int train_run(const struct train_opts *o)
 	memset(&t, 0, sizeof t);
 	t.o = o;
 	t.level = o->compress;
+	t.log_fd = t.lock_fd = -1;
 	int rc = -1;
 	if (save_schedule_parse(&t.sched, o->save))
 		return -1;
-	if (o->ckpt_dir && make_dir(o->ckpt_dir))
-		goto out;
+	/* The folder only once the input proved good; then ours alone. */
 	if (setup(&t))
+		goto out;
+	if (o->ckpt_dir && (mp_mkdir_p(o->ckpt_dir)
+			    || (t.lock_fd = mp_dir_lock(o->ckpt_dir)) < 0
+			    || remove_stale_tmps(o->ckpt_dir)))
 		goto out;
 	size_t sz = shape_size(t.data.shape);
 	t.xb = xaligned_calloc((size_t)t.batch * sz, sizeof(float));
@@ -827,7 +942,8 @@ int train_run(const struct train_opts *o)
 
 	if (!o->resume) {
 		struct stats st0 = { -1, -1, -1, t.have_test ? evaluate(&t) : -1 };
-		log_row(&t, &st0, 0);
+		if (log_row(&t, &st0, 0))
+			goto out;
 		if (o->ckpt_dir && (save_schedule_has(&t.sched, 0) || o->max_epochs == 0)
 		    && save_checkpoint(&t, t.have_test ? &st0 : NULL))
 			goto out;
@@ -841,7 +957,8 @@ int train_run(const struct train_opts *o)
 		if (run_epoch(&t, &st))
 			goto out;
 		t.epoch++;
-		log_row(&t, &st, mp_now() - t0);
+		if (log_row(&t, &st, mp_now() - t0))
+			goto out;
 		int done = t.epoch >= o->max_epochs || 100.0 * st.acc >= t.until;
 		if (o->ckpt_dir && (done || save_schedule_has(&t.sched, t.epoch))
 		    && save_checkpoint(&t, &st))
@@ -861,8 +978,10 @@ int train_run(const struct train_opts *o)
 	}
 	rc = 0;
 out:
-	if (t.log && fclose(t.log) && rc == 0)
-		rc = mp_error("cannot write '%s'", o->log_path);
+	if (t.log_fd >= 0 && close(t.log_fd) && rc == 0)
+		rc = mp_error("cannot write '%s': %s", o->log_path, strerror(errno));
+	if (t.lock_fd >= 0)
+		close(t.lock_fd);
 	free(t.xb);
 	free(t.yb);
 	free(t.ytb);

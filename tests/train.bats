@@ -396,3 +396,138 @@ np.savez('c.npz', y=y, y_true=yt, flipped=(y != yt).astype(np.uint8),
 	[ -z "$(ls ck | grep -v '^epoch-[0-9]*\.npz$')" ]
 	for f in ck/*.npz; do npy "np.load('$f')['fc5.bias']"; done
 }
+
+# ---- nothing left behind (issue 10) ----
+
+@test "kill -9 mid-checkpoint: the next run removes the temporary; --resume stays byte-identical" {
+	need_numpy
+	mkdata_np d.npz 64 1 12 12
+	# Deflated checkpoints take long enough to write that the kill lands in one.
+	train --arch mlp --compress 1 --max-epochs 1000000 --save all --ckpt-dir ck d.npz 2>err &
+	pid=$!
+	for i in $(seq 1200); do
+		[ -e ck/epoch-001.npz ] && compgen -G 'ck/epoch-*.npz.tmp.*' >/dev/null && break
+		sleep 0.05
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	left=$(cd ck && ls | grep -E '^epoch-[0-9]+\.npz\.tmp\.' || true)
+	[ -n "$left" ] || fail "the kill left no temporary: $(ls ck)"
+	last=$(cd ck && ls | grep -E '^epoch-[0-9]+\.npz$' | tail -n 1)
+	e=$((10#$(echo "$last" | tr -dc 0-9)))
+	# names that are not a checkpoint's temporary are not ours to remove
+	touch ck/notes.tmp.abcdef ck/epoch-001.npz.tmp
+	run train --resume "ck/$last" --compress 1 --max-epochs $((e + 2)) --save all --ckpt-dir ck d.npz
+	assert_success
+	assert_output --partial "removed 'ck/$left'"
+	[ -z "$(cd ck && ls | grep -E '\.npz\.tmp\.[A-Za-z0-9]{6}$')" ] || fail "left: $(ls ck)"
+	[ -e ck/notes.tmp.abcdef ] && [ -e ck/epoch-001.npz.tmp ]
+	train --arch mlp --compress 1 --max-epochs $((e + 2)) --save all --ckpt-dir ref d.npz 2>/dev/null
+	for k in $((e + 1)) $((e + 2)); do
+		f=epoch-$(printf %03d $k).npz
+		cmp "ref/$f" "ck/$f"
+	done
+	# a fresh run on the folder cleans up too
+	touch ck/epoch-007.npz.tmp.Xy12Zw
+	run train --arch mlp --max-epochs 0 --ckpt-dir ck d.npz
+	assert_success
+	[ ! -e ck/epoch-007.npz.tmp.Xy12Zw ]
+}
+
+@test "a second train on the same --ckpt-dir fails at once, naming the holder; it removes nothing" {
+	need_numpy
+	mkdata_np d.npz 64 1 12 12
+	train --arch mlp --max-epochs 1000000 --save 0 --ckpt-dir ck d.npz 2>err &
+	pid=$!
+	for i in $(seq 600); do [ -e ck/epoch-000.npz ] && break; sleep 0.1; done
+	[ -e ck/epoch-000.npz ]
+	# as if the running train were writing it
+	touch ck/epoch-005.npz.tmp.AbCd12
+	run --separate-stderr timeout 60 train --arch mlp --max-epochs 1 --save all --ckpt-dir ck d.npz
+	kill -INT "$pid"
+	wait "$pid" || true
+	assert_runtime_error
+	[[ "$stderr" == *"'ck' is in use by process $pid"* ]] || fail "$stderr"
+	[ -e ck/epoch-005.npz.tmp.AbCd12 ]
+	[ ! -e ck/epoch-001.npz ]
+	# once the holder is gone, the folder is free again
+	run train --arch mlp --max-epochs 0 --ckpt-dir ck d.npz
+	assert_success
+}
+
+@test "bad input leaves no --ckpt-dir behind; missing parents are made" {
+	need_numpy
+	npy "np.savez('nox.npz', y=np.zeros(4, np.int32))"
+	run --separate-stderr train --arch mlp --max-epochs 1 --ckpt-dir ck nox.npz
+	assert_runtime_error
+	[ ! -e ck ]
+	mkdata_np d.npz 20 1 8 8
+	run --separate-stderr train --arch mlp --max-epochs 1 --ckpt-dir ck --eval nox.npz d.npz
+	assert_runtime_error
+	[ ! -e ck ]
+	run --separate-stderr train --arch mlp --classes 5 --max-epochs 1 --ckpt-dir ck d.npz
+	assert_runtime_error
+	[ ! -e ck ]
+	run --separate-stderr train --resume absent.npz --max-epochs 1 --ckpt-dir ck d.npz
+	assert_runtime_error
+	[ ! -e ck ]
+	run train --arch mlp --max-epochs 0 --ckpt-dir runs/a/ck d.npz
+	assert_success
+	[ -f runs/a/ck/epoch-000.npz ]
+}
+
+# A tmpfs of 64 KiB mounted in the test's folder (root only), unmounted on exit.
+mount_small() { # DIR
+	mkdir -p "$1"
+	mount -t tmpfs -o size=64k tmpfs "$1" 2>/dev/null || skip "cannot mount a tmpfs here"
+	MOUNTED=$1
+}
+teardown() {
+	if [ -n "${MOUNTED:-}" ]; then umount "$MOUNTED" 2>/dev/null || true; fi
+}
+
+@test "full disk: the log is never empty or cut, the error names the file once" {
+	need_numpy
+	mount_small mnt
+	npy "
+rng = np.random.default_rng(1)
+np.savez('s.npz', y=np.arange(10) % 10, x=rng.uniform(-1, 1, (10, 1, 2, 2)).astype(np.float32))"
+	train --arch mlp --max-epochs 0 --ckpt-dir ck s.npz 2>/dev/null
+	# a disk with no room at all: no log, no temporary, not an empty one
+	head -c 65536 /dev/zero > mnt/fill 2>/dev/null || true
+	run --separate-stderr train --arch mlp --max-epochs 1 --log mnt/log.tsv s.npz
+	assert_runtime_error
+	[[ "$stderr" == *"'mnt/log.tsv'"* ]] || fail "$stderr"
+	[ "$(ls -A mnt)" = fill ] || fail "left: $(ls -A mnt)"
+	# a resumed log that fills its last page: the row that does not fit is
+	# not left half written (the hard link keeps the old pages in use)
+	rm mnt/fill
+	{ printf 'epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_acc\n'
+	  for i in $(seq 288); do printf '0\tNA\tNA\tNA\tNA\n'; done; } > mnt/log.tsv
+	ln mnt/log.tsv mnt/old.tsv
+	cp mnt/log.tsv want.tsv
+	head -c $((14 * 4096)) /dev/zero > mnt/fill
+	run --separate-stderr train --resume ck/epoch-000.npz --max-epochs 3 --log mnt/log.tsv s.npz
+	assert_runtime_error
+	[[ "$stderr" == *"cannot write 'mnt/log.tsv': No space left on device"* ]] || fail "$stderr"
+	cmp mnt/log.tsv want.tsv
+	cmp mnt/old.tsv want.tsv
+	# checkpoints on a full disk: the path once
+	run --separate-stderr train --arch mlp --max-epochs 0 --ckpt-dir mnt/ck s.npz
+	assert_runtime_error
+	[[ "$stderr" == *"train: mnt/ck/epoch-000.npz: member '"*"No space left on device"* ]] || fail "$stderr"
+	[ "$(grep -o 'mnt/ck/epoch-000.npz' <<< "$stderr" | wc -l)" -eq 1 ] || fail "$stderr"
+	[ -z "$(ls mnt/ck)" ]
+}
+
+@test "--log to a device is written, never replaced" {
+	need_numpy
+	mkdata_np d.npz 20 1 8 8
+	run --separate-stderr train --arch mlp --max-epochs 1 --log /dev/full d.npz
+	assert_runtime_error
+	[[ "$stderr" == *"cannot write '/dev/full'"* ]] || fail "$stderr"
+	[ -c /dev/full ]
+	run train --arch mlp --max-epochs 1 --log /dev/null d.npz
+	assert_success
+	[ -c /dev/null ]
+}
