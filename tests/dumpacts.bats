@@ -344,3 +344,47 @@ write('ok.npz', 'data.classes=10\n', [('y', y), ('y_true', y), ('flipped', np.ze
 	run --separate-stderr dumpacts -m cc/epoch-000.npz --layers fc1 wide.npz
 	assert_runtime_error
 }
+
+# ---- --outdir like mkdir -p; nothing left behind (issue 10) ----
+
+@test "--outdir creates missing parents; bad input leaves no folder" {
+	need_numpy
+	mkdata_np d.npz 20 1 8 8
+	mkmodel mlp d.npz ck
+	run dumpacts -m ck/epoch-001.npz --layers fc1,fc2 --outdir acts/train < d.npz
+	assert_success
+	[ -s acts/train/fc1.npz ] && [ -s acts/train/fc2.npz ]
+	npy "assert np.load('acts/train/fc2.npz')['act'].shape == (20, 512)"
+	# an existing folder is fine
+	run dumpacts -m ck/epoch-001.npz --layers fc1,fc2 --outdir acts/train < d.npz
+	assert_success
+	# bad data: no folder made
+	echo "not a zip" > junk.npz
+	run --separate-stderr dumpacts -m ck/epoch-001.npz --layers fc1,fc2 --outdir new/acts < junk.npz
+	assert_runtime_error
+	[ ! -e new ]
+	# a file in the way is an error that names the folder
+	touch afile
+	run --separate-stderr dumpacts -m ck/epoch-001.npz --layers fc1,fc2 --outdir afile/acts < d.npz
+	assert_runtime_error
+	[[ "$stderr" == *"'afile/acts'"* ]] || fail "$stderr"
+}
+
+@test "a write error names the file once, from any thread" {
+	need_numpy
+	mkdata_np d.npz 200 1 8 8
+	mkmodel mlp d.npz ck
+	mkdir mnt
+	mount -t tmpfs -o size=64k tmpfs mnt 2>/dev/null || skip "cannot mount a tmpfs here"
+	for i in 1 2 3; do
+		run --separate-stderr dumpacts -j 4 -m ck/epoch-001.npz --layers all --outdir mnt/acts < d.npz
+		rm -rf mnt/acts
+		[ "$status" -eq 1 ] || break
+		[[ "$stderr" == "dumpacts: mnt/acts/"*".npz: member 'act': "*"No space left on device" ]] || break
+		[ "$(grep -o 'mnt/acts/[a-z0-9]*\.npz' <<< "$stderr" | wc -l)" -eq 1 ] || break
+	done
+	umount mnt
+	assert_runtime_error
+	[[ "$stderr" == "dumpacts: mnt/acts/"*".npz: member 'act': "*"No space left on device" ]] || fail "$stderr"
+	[ "$(grep -o 'mnt/acts/[a-z0-9]*\.npz' <<< "$stderr" | wc -l)" -eq 1 ] || fail "$stderr"
+}
