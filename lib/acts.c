@@ -21,7 +21,6 @@ struct acts_out {
 	size_t dim;
 	char *path;             /* NULL: stdout */
 	struct npz_writer *w;
-	char *err;              /* a write task's message (mp_error is per thread) */
 };
 
 struct labels {
@@ -29,6 +28,16 @@ struct labels {
 	uint8_t *flipped;       /* (n) */
 	size_t ny, nyt, nfl;
 };
+
+static int make_dir(const char *dir)
+{
+	if (mkdir(dir, 0777) && errno != EEXIST)
+		return mp_error("cannot create '%s': %s", dir, strerror(errno));
+	struct stat sb;
+	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
+		return mp_error("'%s' is not a directory", dir);
+	return 0;
+}
 
 static void out_meta(struct meta *dst, const struct meta *data,
 		     const struct meta *ck, const struct acts_opts *o,
@@ -69,6 +78,7 @@ struct write_job {
 	struct acts_out *outs;
 	const struct model *m;
 	size_t rows;
+	int failed;
 };
 
 static void write_task(void *ctx, size_t i)
@@ -76,9 +86,10 @@ static void write_task(void *ctx, size_t i)
 	struct write_job *j = ctx;
 	struct acts_out *o = &j->outs[i];
 	const float *a = model_act(j->m, o->slot);
-	/* The writer's message names the file; this may be a worker thread. */
-	if (npz_writer_write(o->w, a, j->rows * o->dim * sizeof(float)))
-		o->err = xstrdup(mp_errmsg());
+	if (npz_writer_write(o->w, a, j->rows * o->dim * sizeof(float))) {
+		mp_error_prefix("%s", o->path ? o->path : "standard output");
+		j->failed = 1;
+	}
 }
 
 /* x is the reader's current member: run everything. */
@@ -139,10 +150,6 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 	int32_t *pred = NULL;
 	float *score = NULL;
 	size_t cap_pred = 0, cap_score = 0;
-	/* The folder (and its parents, like mkdir -p) only once the data
-	 * proved good: bad input leaves nothing behind. */
-	if (o->outdir && mp_mkdir_p(o->outdir))
-		return -1;
 	for (int i = 0; i < nout; i++) {
 		struct acts_out *out = &outs[i];
 		struct meta mm;
@@ -185,13 +192,9 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 			for (int k = 0; k < rows; k++)
 				pred[i + k] = nn_argmax(l + (size_t)k * C, C);
 		} else {
-			struct write_job j = { outs, m, (size_t)rows };
+			struct write_job j = { outs, m, (size_t)rows, 0 };
 			par_for((size_t)nout, write_task, &j);
-			int failed = 0;
-			for (int k = 0; k < nout && !failed; k++)
-				if (outs[k].err)
-					failed = mp_error("%s", outs[k].err);
-			if (failed) {
+			if (j.failed) {
 				free(xb);
 				goto out;
 			}
@@ -256,6 +259,9 @@ int acts_run(struct model *m, const struct meta *ck, const struct acts_opts *o)
 		out->path = o->outdir ? xasprintf("%s/%s.npz", o->outdir, p->name)
 			  : o->output ? xstrdup(o->output) : NULL;
 	}
+	if (o->outdir && make_dir(o->outdir))
+		goto out;
+
 	struct npz_reader *r = npz_reader_open(o->data_path);
 	if (!r)
 		goto out;
@@ -312,7 +318,6 @@ out:
 		if (outs[i].w)
 			npz_writer_abort(outs[i].w);
 		free(outs[i].path);
-		free(outs[i].err);
 	}
 	free(outs);
 	free(lb.y);
