@@ -21,6 +21,7 @@ struct acts_out {
 	size_t dim;
 	char *path;             /* NULL: stdout */
 	struct npz_writer *w;
+	char *err;              /* a write task's message (mp_error is per thread) */
 };
 
 struct labels {
@@ -28,16 +29,6 @@ struct labels {
 	uint8_t *flipped;       /* (n) */
 	size_t ny, nyt, nfl;
 };
-
-static int make_dir(const char *dir)
-{
-	if (mkdir(dir, 0777) && errno != EEXIST)
-		return mp_error("cannot create '%s': %s", dir, strerror(errno));
-	struct stat sb;
-	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
-		return mp_error("'%s' is not a directory", dir);
-	return 0;
-}
 
 static void out_meta(struct meta *dst, const struct meta *data,
 		     const struct meta *ck, const struct acts_opts *o,
@@ -78,7 +69,6 @@ struct write_job {
 	struct acts_out *outs;
 	const struct model *m;
 	size_t rows;
-	int failed;
 };
 
 static void write_task(void *ctx, size_t i)
@@ -86,10 +76,9 @@ static void write_task(void *ctx, size_t i)
 	struct write_job *j = ctx;
 	struct acts_out *o = &j->outs[i];
 	const float *a = model_act(j->m, o->slot);
-	if (npz_writer_write(o->w, a, j->rows * o->dim * sizeof(float))) {
-		mp_error_prefix("%s", o->path ? o->path : "standard output");
-		j->failed = 1;
-	}
+	/* The writer's message names the file; this may be a worker thread. */
+	if (npz_writer_write(o->w, a, j->rows * o->dim * sizeof(float)))
+		o->err = xstrdup(mp_errmsg());
 }
 
 /* x is the reader's current member: run everything. */
@@ -150,6 +139,10 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 	int32_t *pred = NULL;
 	float *score = NULL;
 	size_t cap_pred = 0, cap_score = 0;
+	/* The folder (and its parents, like mkdir -p) only once the data
+	 * proved good: bad input leaves nothing behind. */
+	if (o->outdir && mp_mkdir_p(o->outdir))
+		return -1;
 	for (int i = 0; i < nout; i++) {
 		struct acts_out *out = &outs[i];
 		struct meta mm;
@@ -192,9 +185,13 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 			for (int k = 0; k < rows; k++)
 				pred[i + k] = nn_argmax(l + (size_t)k * C, C);
 		} else {
-			struct write_job j = { outs, m, (size_t)rows, 0 };
+			struct write_job j = { outs, m, (size_t)rows };
 			par_for((size_t)nout, write_task, &j);
-			if (j.failed) {
+			int failed = 0;
+			for (int k = 0; k < nout && !failed; k++)
+				if (outs[k].err)
+					failed = mp_error("%s", outs[k].err);
+			if (failed) {
 				free(xb);
 				goto out;
 			}
@@ -259,9 +256,6 @@ int acts_run(struct model *m, const struct meta *ck, const struct acts_opts *o)
 		out->path = o->outdir ? xasprintf("%s/%s.npz", o->outdir, p->name)
 			  : o->output ? xstrdup(o->output) : NULL;
 	}
-	if (o->outdir && make_dir(o->outdir))
-		goto out;
-
 	struct npz_reader *r = npz_reader_open(o->data_path);
 	if (!r)
 		goto out;
@@ -318,6 +312,7 @@ out:
 		if (outs[i].w)
 			npz_writer_abort(outs[i].w);
 		free(outs[i].path);
+		free(outs[i].err);
 	}
 	free(outs);
 	free(lb.y);
