@@ -10,6 +10,8 @@
 # rate is ten times the authors' so that memorization shows within minutes;
 # 12,000 images (2,400 clean labels) keep the probes' signal clear.
 # Everything is cached: a second `make demo` only prints the table again.
+# The make holds results/demo/.lock while it works (pipelines/lock.mk): a
+# second `make demo` fails at once, naming the process that holds it.
 DEMO_LIMIT  ?= 12000
 DEMO_TEST   ?= 2000
 DEMO_EPOCHS ?= 40
@@ -25,6 +27,9 @@ export PATH := $(TOP)/bin:$(PATH)
 # tree's own data/ wherever make runs.
 export MEMPROBE_DATA ?= $(TOP)/data
 
+LOCK_DIRS := $(DEMO)
+include $(HERE)lock.mk
+ifeq ($(LOCKED),yes)
 demo:
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -f $(HERE)dynamics.mk DATA=mnist ARCH=mlp P=0.8 \
@@ -37,3 +42,4 @@ demo:
 	echo "table: $(DEMO)/table.md, all rows: $(DEMO)/dynamics.tsv, figures: $(DEMO)/fig-*.png ($$(( $$(date +%s) - start )) s)"
 
 .PHONY: demo
+endif

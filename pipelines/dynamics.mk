@@ -13,6 +13,8 @@
 # A second `make` does nothing; deleting a file, or changing a variable,
 # redoes only what depends on it (each stage's variables are kept in
 # $(OUT)/.params-STAGE, rewritten only when they change).
+# The make holds $(OUT)/.lock (pipelines/lock.mk) while it works: a second
+# make on the same OUT fails at once, naming the process that holds it.
 #
 # Variables (defaults after ?=):
 DATA       ?= mnist
@@ -41,13 +43,17 @@ export PATH := $(TOP)/bin:$(PATH)
 export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 
+ifeq ($(strip $(OUT)),)
+$(error dynamics.mk: OUT is empty)
+endif
+LOCK_DIRS := $(OUT)
+include $(HERE)lock.mk
+ifeq ($(LOCKED),yes)
+
 # stamp STAGE,VALUE: $(OUT)/.params-STAGE holds VALUE, and is rewritten (a
 # new mtime, so what depends on it is redone) only when VALUE changed.
 same  = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
 stamp = $(if $(call same,$(2),$(file <$(OUT)/.params-$(1))),,$(file >$(OUT)/.params-$(1),$(2)))
-ifeq ($(strip $(OUT)),)
-$(error dynamics.mk: OUT is empty)
-endif
 $(shell mkdir -p $(OUT))
 $(call stamp,data-train,$(DATA) $(P) $(LIMIT))
 $(call stamp,data-test,$(DATA) $(TEST_LIMIT))
@@ -96,3 +102,4 @@ $(OUT)/rows/epoch-%.tsv: $(OUT)/ckpt/epoch-%.npz $(OUT)/data/train.npz $(OUT)/da
 
 .PHONY: all probe-rows
 .DELETE_ON_ERROR:
+endif

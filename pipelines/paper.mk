@@ -10,6 +10,10 @@
 #   $(RESULTS)/paper/PAIR-*.png, .svg      the dynamics figures, a panel per P
 # Pairs whose data are absent (CIFAR, Tiny ImageNet) are skipped with a note
 # saying which files to put where.
+# The make holds $(RESULTS)/paper/.lock while it works, and each run's
+# dynamics.mk its own folder's (pipelines/lock.mk): a second paper.mk, or a
+# dynamics.mk on a run this one is making, fails at once, naming the
+# process that holds it.
 PAIRS   ?= mlp-mnist cnn-mnist mlp-fashion-mnist cnn-fashion-mnist \
            mlp-cifar10 cnn-cifar10 resnet18-cifar10 alexnet-tiny-imagenet \
            alexnet-cifar-cifar100
@@ -27,6 +31,10 @@ export PATH := $(TOP)/bin:$(PATH)
 export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 PAPER := $(RESULTS)/paper
+
+LOCK_DIRS := $(PAPER)
+include $(HERE)lock.mk
+ifeq ($(LOCKED),yes)
 
 # pair → arch and data: the architecture is the first word, the data the rest.
 arch = $(firstword $(subst -, ,$(1)))
@@ -74,3 +82,4 @@ figures: $(CELLS)
 	done
 
 .PHONY: all figures
+endif

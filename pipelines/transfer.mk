@@ -12,6 +12,9 @@
 # true-train, and train accuracy on flipped and on kept samples, in
 #   $(TOUT)/transfer.tsv: epoch split labels accuracy
 # (split train has labels corrupted, true, flipped, kept).
+# The make holds the locks of $(OUT) (whose run it reads, and may train)
+# and $(TOUT) while it works (pipelines/lock.mk): a second make on either
+# fails at once, naming the process that holds it.
 DATA       ?= mnist
 ARCH       ?= mlp
 P          ?= 0.8
@@ -34,6 +37,10 @@ export PATH := $(TOP)/bin:$(PATH)
 export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 E3   := $(shell printf '%03d' $(EDIT))
+
+LOCK_DIRS := $(OUT) $(TOUT)
+include $(HERE)lock.mk
+ifeq ($(LOCKED),yes)
 
 all: $(TOUT)/transfer.tsv
 
@@ -84,3 +91,4 @@ $(TOUT)/rows/epoch-%.tsv: $(TOUT)/ckpt/epoch-%.npz
 
 .PHONY: all transfer-rows
 .DELETE_ON_ERROR:
+endif

@@ -167,3 +167,53 @@ dyn() { echo "$R/mnist-mlp-p0.8-run1-n400"; }
 	assert_line --index 1 --regexp "^mlp-mnist	0.8	0\.[0-9]{4}	"
 	[ -s "$R/paper/final.md" ]
 }
+
+@test "two makes on one OUT: the second fails at once naming the holder; the first finishes" {
+	need_mnist
+	o="$BATS_FILE_TMPDIR/twice"
+	make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" KEEP_ACTS=0 >"$T/first.log" 2>&1 &
+	pid=$!
+	# the stamps are written under the lock: once they are there, it is held
+	for i in $(seq 600); do [ -s "$o/.lock" ] && [ -e "$o/.params-train" ] && break; sleep 0.1; done
+	run timeout 60 make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" KEEP_ACTS=0
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "second make: status $status: $output"
+	assert_output --partial "dynamics.mk: '$o' is in use by process "
+	holder=$(sed -n "s/.* is in use by process \([0-9]*\) .*/\1/p" <<< "$output")
+	[ -n "$holder" ]
+	[ "$rc" -eq 0 ] || { cat "$T/first.log"; fail "the first make failed"; }
+	# the holder was the first make (the one that runs the rules under the lock)
+	grep -q "^$holder\$" "$o/.lock"
+	run cmp "$o/dynamics.tsv" "$(dyn)/dynamics.tsv"
+	assert_success
+	# the lock goes with its holder
+	run make -s -f "$TOP/pipelines/dynamics.mk" $MINI OUT="$o" KEEP_ACTS=0
+	assert_success
+}
+
+@test "every pipeline fails at once on a folder another process holds, and makes nothing" {
+	need_mnist
+	r="$T/r"
+	mkdir -p "$r/mnist-mlp-p0.8-run1-n400" "$r/paper" "$r/demo"
+	for d in mnist-mlp-p0.8-run1-n400 paper demo; do
+		(exec 9>>"$r/$d/.lock"; flock 9; echo $BASHPID > "$r/$d/.lock"; exec sleep 120) &
+	done
+	for i in $(seq 100); do [ -s "$r/demo/.lock" ] && [ -s "$r/paper/.lock" ] && [ -s "$r/mnist-mlp-p0.8-run1-n400/.lock" ] && break; sleep 0.1; done
+	run timeout 60 make -s -f "$TOP/pipelines/dynamics.mk" $MINI RESULTS="$r"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "dynamics.mk: $status: $output"
+	assert_output --partial "is in use by process $(cat "$r/mnist-mlp-p0.8-run1-n400/.lock")"
+	run timeout 60 make -s -f "$TOP/pipelines/transfer.mk" $MINI RESULTS="$r" EDIT=0 TO=2
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "transfer.mk: $status: $output"
+	assert_output --partial "transfer.mk: '$r/mnist-mlp-p0.8-run1-n400' is in use by process"
+	run timeout 60 make -s -f "$TOP/pipelines/paper.mk" PAIRS=mlp-mnist PS=0.8 RUNS=1 RESULTS="$r"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "paper.mk: $status: $output"
+	assert_output --partial "paper.mk: '$r/paper' is in use by process"
+	run timeout 60 make -s -f "$TOP/pipelines/demo.mk" RESULTS="$r"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "demo.mk: $status: $output"
+	assert_output --partial "demo.mk: '$r/demo' is in use by process"
+	kill $(jobs -p) 2>/dev/null || true
+	wait || true
+	# nothing was made in any of them
+	[ -z "$(cd "$r" && find . -type f ! -name .lock)" ] || fail "made: $(cd "$r" && find . -type f)"
+}
