@@ -124,7 +124,12 @@ void die(const char *fmt, ...)
 	vmsg(fmt, ap);
 	va_end(ap);
 	tmp_unlink_all();
-	exit(1);
+	/* _exit, not exit: the library destructors have nothing to save,
+	 * and OpenBLAS's joins its server thread, which never ends if its
+	 * buffer mmap failed under a tight ulimit -v (the tool then hung for
+	 * ever after its error). stdout was flushed by vmsg. */
+	fflush(NULL);
+	_exit(1);
 }
 
 void die_lib(void)

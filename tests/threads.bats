@@ -101,3 +101,16 @@ same_at_every_thread_count() { # ARCH DATA EPOCHS [OPTS...]
 		cmp <(arrays "${f}1.npz") <(arrays "${f}2.npz") || fail "$f differs run to run"
 	done
 }
+
+# OpenBLAS's pthread build starts a server thread when it loads; under a
+# tight ulimit -v its buffer mmap fails and it retries for ever, and
+# exit() joined it: a tool hung after its error (seen for an hour). die()
+# leaves with _exit. (ASan cannot run under ulimit -v.)
+@test "threads: a tool that fails under a tight ulimit -v exits instead of hanging" {
+	case ${MEMPROBE_SANITIZE:-} in *address*) skip "ulimit -v and ASan do not go together" ;; esac
+	echo garbage >g.npz
+	run --separate-stderr timeout 60 bash -c 'ulimit -v 102400 && exec masc fit g.npz'
+	assert_runtime_error
+	run --separate-stderr timeout 60 bash -c 'ulimit -v 102400 && exec train --arch mlp g.npz'
+	assert_runtime_error
+}
