@@ -280,7 +280,7 @@ with zipfile.ZipFile('rows.npz', 'w', zipfile.ZIP_DEFLATED) as z:
     y = io.BytesIO(); np.save(y, np.zeros(2**27, np.uint8)); z.writestr('y.npy', y.getvalue())
     z.writestr('x.npy', b.getvalue() + bytes(40000))"
 	[ "$(wc -c < rows.npz)" -lt 200000 ]
-	run --separate-stderr timeout 120 bash -c 'ulimit -v 3000000 && exec dumpacts -m sd.npz --predict -o out.npz rows.npz'
+	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 2930 dumpacts -m sd.npz --predict -o out.npz rows.npz
 	assert_runtime_error
 	assert_regex "$stderr" "^dumpacts: rows.npz: member 'x' is truncated"
 	[ ! -e out.npz ]

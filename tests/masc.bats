@@ -370,7 +370,7 @@ def writeraw(path, meta, members):
 
 # Run masc under a 2 GB address-space limit (and a time limit).
 limited() {
-	run --separate-stderr timeout 120 bash -c 'ulimit -v 2000000 && exec "$@"' limited masc "$@"
+	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 1953 masc "$@"
 }
 
 @test "masc: a header claiming 2^28 or 2^31 rows fails on truncation, within 2 GB" {

@@ -179,7 +179,7 @@ def npyraw(shape, descr="<f4", nbytes=40000):
 with zipfile.ZipFile('rows28.npz', 'w') as z:
     z.writestr('meta.txt', 'data.classes=3\ndumpacts.layer=fc4\n')
     z.writestr('act.npy', npyraw((2**28, 20)))"
-	run --separate-stderr timeout 120 bash -c 'ulimit -v 2000000 && exec velpic predict -m v.npz rows28.npz'
+	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 1953 velpic predict -m v.npz rows28.npz
 	assert_runtime_error
 	assert_regex "$stderr" "^velpic: rows28.npz: member 'act' is truncated"
 }
