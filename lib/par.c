@@ -32,9 +32,17 @@
  * A worker would have to sleep between its load and its CAS for 2^32 jobs
  * (the generation wraps) to break step 2.
  *
- * Why not OpenMP: bench/run times MLP and CNN epochs with this pool and
- * with libgomp (make PAR=openmp); see par_for_omp below and doc/HACKING.md
- * for the figures. The pool is kept because ...
+ * Why not OpenMP (GCC's libgomp, make PAR=openmp builds par_for on it,
+ * par_for_omp below): it gives the same results, since tasks and their
+ * order of reduction are the callers'. The pool is kept for two reasons.
+ * libgomp is not built with ThreadSanitizer, so the zero-report TSan pass
+ * (make check-tsan) would need every report inside it suppressed, and with
+ * them any real race that passes through it; this pool is checked whole.
+ * And a par_for here costs one CAS to publish and claims that a late
+ * worker skips, where libgomp's team barrier waits for every thread,
+ * descheduled or not, on a busy machine. bench/bench_par.sh measures both
+ * on MLP and CNN epochs; switch if it shows libgomp clearly ahead on a
+ * quiet machine.
  */
 #include "par.h"
 
