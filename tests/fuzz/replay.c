@@ -154,7 +154,8 @@ static void run_path(const struct harness *h, const char *path, size_t *runs,
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_str);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (!stat(names[i], &st) && S_ISREG(st.st_mode)) {
 			++*runs;
