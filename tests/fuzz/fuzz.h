@@ -40,7 +40,7 @@ int fuzz_put(const char *dir, const char *rel, const void *data, size_t size);
  * can describe a stream with big members (a checkpoint). */
 #define FUZZ_SEP "#~#~"
 #define FUZZ_MAX_SECTIONS 64
-#define FUZZ_PAD_MAX ((size_t)32 << 20)
+#define FUZZ_PAD_MAX ((size_t)2 << 20)
 struct fuzz_section {
 	const uint8_t *p;
 	size_t n;
