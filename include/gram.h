@@ -50,8 +50,10 @@ struct gram_fold {
 struct gram_acc {
 	int classes;             /* C */
 	size_t dim;              /* D */
-	double *s;               /* (C, D, D) upper triangles of S_c */
-	double *buf;             /* (nbuf, GRAM_BLOCK, D) rows not yet folded in */
+	double **s;              /* (C) upper triangle of S_c (D, D), or NULL
+	                          * until class c's first row */
+	double **buf;            /* (nbuf) (GRAM_BLOCK, D) rows not yet folded
+	                          * in, or NULL until first used */
 	int nbuf;
 	int *cur;                /* (C) the buffer each class fills, or -1 */
 	size_t *fill;            /* (C) rows in it */
@@ -64,13 +66,14 @@ struct gram_acc {
 /* Bytes gram_acc_init allocates for C classes of width D (for the choice
  * between the primal and dual methods); -1 on overflow. */
 int gram_acc_bytes(int classes, size_t dim, size_t *bytes);
-/* Allocate zeroed scatter matrices (dies when memory is exhausted). */
+/* Set up for C classes of width D; the matrices and buffers are
+ * allocated as rows arrive (dies when memory is exhausted). */
 void gram_acc_init(struct gram_acc *g, int classes, size_t dim);
 /* Add one row (D) to class c. */
 void gram_acc_add(struct gram_acc *g, int c, const double *x);
 /* Fold every buffered row in. */
 void gram_acc_finish(struct gram_acc *g);
-/* S_c (D, D), upper triangle. */
+/* S_c (D, D), upper triangle; NULL for a class that had no row. */
 double *gram_acc_scatter(const struct gram_acc *g, int c);
 void gram_acc_release(struct gram_acc *g);
 

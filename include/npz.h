@@ -109,6 +109,10 @@ int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count);
 int npz_reader_read_rows_f32(struct npz_reader *r, float *buf, size_t rows);
 /* Same, converted to float64. */
 int npz_reader_read_rows_f64(struct npz_reader *r, double *buf, size_t rows);
+/* The next n elements, rows or not: for a reader that grows its buffer
+ * as a row arrives rather than sizing it from the header's width. */
+int npz_reader_read_values_f32(struct npz_reader *r, float *buf, size_t n);
+int npz_reader_read_values_f64(struct npz_reader *r, double *buf, size_t n);
 
 void npz_reader_free(struct npz_reader *r);
 

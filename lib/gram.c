@@ -13,7 +13,10 @@
  * before: every product of two float32 values is exact in double, so the
  * only rounding is in the sums, as in a plain dsyrk on the whole class.
  * Memory: C*D^2 doubles for the matrices plus (C + GRAM_QUEUE) buffers of
- * GRAM_BLOCK*D doubles, whatever the number of rows.
+ * GRAM_BLOCK*D doubles, whatever the number of rows. Nothing of that is
+ * allocated before a row needs it: a class's matrix comes with its first
+ * row, a buffer with the first row put in it, so a stream whose header
+ * claims a width it never delivers costs nothing.
  */
 #include "gram.h"
 
@@ -58,9 +61,9 @@ void gram_acc_init(struct gram_acc *g, int classes, size_t dim)
 	g->dim = dim;
 	if (gram_acc_bytes(classes, dim, &n))
 		die("scatter matrices of %d classes x %zu^2 overflow memory sizes", classes, dim);
-	g->s = xaligned_calloc((size_t)classes * dim * dim, sizeof *g->s);
+	g->s = xcalloc((size_t)classes, sizeof *g->s);
 	g->nbuf = nbuffers(classes, dim);
-	g->buf = xaligned_calloc((size_t)g->nbuf * GRAM_BLOCK * dim, sizeof *g->buf);
+	g->buf = xcalloc((size_t)g->nbuf, sizeof *g->buf);
 	g->cur = xmallocarray((size_t)classes, sizeof *g->cur);
 	g->fill = xcalloc((size_t)classes, sizeof *g->fill);
 	g->freebuf = xmallocarray((size_t)g->nbuf, sizeof *g->freebuf);
@@ -77,12 +80,12 @@ void gram_acc_init(struct gram_acc *g, int classes, size_t dim)
 
 double *gram_acc_scatter(const struct gram_acc *g, int c)
 {
-	return g->s + (size_t)c * g->dim * g->dim;
+	return g->s[c];
 }
 
 static double *buffer(const struct gram_acc *g, int b)
 {
-	return g->buf + (size_t)b * GRAM_BLOCK * g->dim;
+	return g->buf[b];
 }
 
 /* One task of a flush: every queued buffer of the task's class, in order,
@@ -149,7 +152,11 @@ void gram_acc_add(struct gram_acc *g, int c, const double *x)
 		if (!g->nfree)
 			flush(g);
 		MP_ASSERT(g->nfree > 0);
-		g->cur[c] = g->freebuf[--g->nfree];
+		int b = g->cur[c] = g->freebuf[--g->nfree];
+		if (!g->buf[b])
+			g->buf[b] = xaligned_calloc(GRAM_BLOCK * g->dim, sizeof **g->buf);
+		if (!g->s[c])
+			g->s[c] = xaligned_calloc(g->dim * g->dim, sizeof **g->s);
 	}
 	double *dst = buffer(g, g->cur[c]) + g->fill[c] * g->dim;
 	memcpy(dst, x, g->dim * sizeof *dst);
@@ -166,6 +173,10 @@ void gram_acc_finish(struct gram_acc *g)
 
 void gram_acc_release(struct gram_acc *g)
 {
+	for (int c = 0; g->s && c < g->classes; c++)
+		free(g->s[c]);
+	for (int b = 0; g->buf && b < g->nbuf; b++)
+		free(g->buf[b]);
 	free(g->s);
 	free(g->buf);
 	free(g->cur);

@@ -854,18 +854,16 @@ int npz_reader_load_f32(struct npz_reader *r, float **out, size_t *count)
 	return 0;
 }
 
-static int read_rows(struct npz_reader *r, void *dst, size_t rows, int f64)
+static int read_values(struct npz_reader *r, void *dst, size_t n, int f64)
 {
 	const struct npy_header *h = npz_reader_header(r);
 	if (npz_reader_require_float(r))
 		return -1;
-	size_t width = npy_row_count(h), isz = npy_dtype_size(h->dtype);
-	size_t n, nbytes;
-	if (mp_mul_size(rows, width, &n) || mp_mul_size(n, isz, &nbytes) ||
-	    nbytes > r->remaining) {
+	size_t isz = npy_dtype_size(h->dtype), nbytes;
+	if (mp_mul_size(n, isz, &nbytes) || nbytes > r->remaining) {
 		r->failed = 1;
-		return mp_error("%s: member '%s' has fewer rows left than the %zu asked for",
-				r->path, r->name, rows);
+		return mp_error("%s: member '%s' has fewer values left than the %zu asked for",
+				r->path, r->name, n);
 	}
 	if (!f64 && h->dtype == NPY_F4)
 		return npz_reader_read_exact(r, dst, nbytes);
@@ -888,6 +886,21 @@ static int read_rows(struct npz_reader *r, void *dst, size_t rows, int f64)
 	return 0;
 }
 
+static int read_rows(struct npz_reader *r, void *dst, size_t rows, int f64)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	if (npz_reader_require_float(r))
+		return -1;
+	size_t n, nbytes;
+	if (mp_mul_size(rows, npy_row_count(h), &n) ||
+	    mp_mul_size(n, npy_dtype_size(h->dtype), &nbytes) || nbytes > r->remaining) {
+		r->failed = 1;
+		return mp_error("%s: member '%s' has fewer rows left than the %zu asked for",
+				r->path, r->name, rows);
+	}
+	return read_values(r, dst, n, f64);
+}
+
 int npz_reader_read_rows_f32(struct npz_reader *r, float *buf, size_t rows)
 {
 	return read_rows(r, buf, rows, 0);
@@ -896,6 +909,16 @@ int npz_reader_read_rows_f32(struct npz_reader *r, float *buf, size_t rows)
 int npz_reader_read_rows_f64(struct npz_reader *r, double *buf, size_t rows)
 {
 	return read_rows(r, buf, rows, 1);
+}
+
+int npz_reader_read_values_f32(struct npz_reader *r, float *buf, size_t n)
+{
+	return read_values(r, buf, n, 0);
+}
+
+int npz_reader_read_values_f64(struct npz_reader *r, double *buf, size_t n)
+{
+	return read_values(r, buf, n, 1);
 }
 
 void npz_reader_free(struct npz_reader *r)

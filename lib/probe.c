@@ -356,6 +356,7 @@ struct rowpipe {
 	size_t n, d, rb;           /* rows, width, rows per block */
 	int f64;                   /* blocks of double, else float */
 	void *buf[2];
+	size_t cap[2];             /* elements each buffer holds so far */
 	size_t first[2], rows[2];
 	int full[2];
 	int failed, stop;
@@ -363,6 +364,32 @@ struct rowpipe {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
+
+/* m rows into buffer b, grown in steps of GROW_VALUES as the values
+ * arrive: memory follows the data, never the header's claim alone. */
+#define GROW_VALUES ((size_t)1 << 18)
+
+static int read_block(struct rowpipe *p, int b, size_t m)
+{
+	size_t n = m * p->d, esz = p->f64 ? sizeof(double) : sizeof(float);
+	for (size_t done = 0; done < n; ) {
+		size_t k = n - done < GROW_VALUES ? n - done : GROW_VALUES;
+		if (p->cap[b] < done + k) {
+			size_t want = p->cap[b] * 2 > done + k ? p->cap[b] * 2 : done + k;
+			if (want > n)
+				want = n;
+			p->buf[b] = xreallocarray(p->buf[b], want, esz);
+			p->cap[b] = want;
+		}
+		char *at = (char *)p->buf[b] + done * esz;
+		int rc = p->f64 ? npz_reader_read_values_f64(p->r, (double *)at, k)
+				: npz_reader_read_values_f32(p->r, (float *)at, k);
+		if (rc)
+			return rc;
+		done += k;
+	}
+	return 0;
+}
 
 static void *rowpipe_reader(void *arg)
 {
@@ -376,8 +403,7 @@ static void *rowpipe_reader(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (stop)
 			break;
-		int rc = p->f64 ? npz_reader_read_rows_f64(p->r, p->buf[b], m)
-				: npz_reader_read_rows_f32(p->r, p->buf[b], m);
+		int rc = read_block(p, (int)b, m);
 		pthread_mutex_lock(&p->mu);
 		if (rc) {
 			p->failed = 1;
@@ -417,8 +443,6 @@ static int read_blocks(struct npz_reader *r, size_t n, size_t d, int f64, size_t
 		p.rb = n;
 	if (!n)
 		return 0;
-	p.buf[0] = xaligned_calloc(p.rb * d, esz);
-	p.buf[1] = xaligned_calloc(p.rb * d, esz);
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	if (pthread_create(&tid, NULL, rowpipe_reader, &p))
@@ -469,6 +493,8 @@ static int consume_primal(void *ctx, const void *block, size_t first, size_t m)
 	struct fit_read *fr = ctx;
 	struct probe_fit *f = fr->f;
 	size_t d = f->dim;
+	if (!f->colsum)            /* with the first row, not the header */
+		f->colsum = xcalloc(d, sizeof *f->colsum);
 	for (size_t i = 0; i < m; i++) {
 		const double *x = (const double *)block + i * d;
 		if (check_row_f64(x, d, first + i, fr->path, f->member))
@@ -489,6 +515,8 @@ static int consume_dual(void *ctx, const void *block, size_t first, size_t m)
 	struct fit_read *fr = ctx;
 	struct probe_fit *f = fr->f;
 	size_t d = f->dim;
+	if (!f->colsum)            /* with the first row, not the header */
+		f->colsum = xcalloc(d, sizeof *f->colsum);
 	for (size_t i = 0; i < m; i++) {
 		const float *x = (const float *)block + i * d;
 		int c = fr->lab[first + i];
@@ -587,7 +615,6 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 	f->rank = xcalloc(C, sizeof *f->rank);
 	f->notes = xcalloc(C, sizeof *f->notes);
 	f->explained = xcalloc(C, sizeof *f->explained);
-	f->colsum = xcalloc(f->dim, sizeof *f->colsum);
 	for (size_t i = 0; i < nlab; i++)
 		f->count[lab[i]]++;
 	for (size_t c = 0; c < C; c++)

@@ -397,6 +397,22 @@ writeraw('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24))
 	assert_regex "$stderr" "^masc: wide.npz: member 'act' is truncated"
 }
 
+@test "masc: a fit allocates nothing for a row width its header claims but never delivers" {
+	need_numpy
+	# 3 labels, then 'act' declared (3, 2^28): a row of 1 GiB as float32,
+	# 2 GiB as float64, and C*D^2 doubles for the primal scatter matrices
+	npy "$W$L
+y, x = fixture(600, seed=1)
+writeraw('wide28.npz', 'data.classes=3\n', [('y', y[:3]), ('act', npyraw((3, 2**28)))])"
+	[ "$(wc -c < wide28.npz)" -lt 50000 ]
+	for m in auto primal dual; do
+		limited fit --method $m wide28.npz -o p.npz
+		assert_runtime_error
+		assert_regex "$stderr" "^masc: wide28.npz: member 'act' is truncated"
+		[ ! -e p.npz ]
+	done
+}
+
 @test "masc: features must be float: integer act or x is refused, naming member and dtype" {
 	need_numpy
 	mkfixtures

@@ -169,6 +169,8 @@ def npyraw(shape, descr="<f4", nbytes=40000):
     b = io.BytesIO()
     np.lib.format.write_array_header_1_0(b, dict(descr=descr, fortran_order=False, shape=tuple(shape)))
     return b.getvalue() + bytes(nbytes)
+def npybytes(a):
+    b = io.BytesIO(); np.lib.format.write_array(b, a); return b.getvalue()
 '
 
 @test "velpic: a header claiming 2^28 rows fails on truncation, within 2 GB" {
@@ -182,6 +184,16 @@ with zipfile.ZipFile('rows28.npz', 'w') as z:
 	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 1953 velpic predict -m v.npz rows28.npz
 	assert_runtime_error
 	assert_regex "$stderr" "^velpic: rows28.npz: member 'act' is truncated"
+	# and a fit of 3 rows declared 2^28 wide allocates nothing for them
+	npy "$W$L
+with zipfile.ZipFile('wide28.npz', 'w') as z:
+    z.writestr('meta.txt', 'data.classes=3\n')
+    z.writestr('y.npy', npybytes(np.arange(3, dtype=np.int32)))
+    z.writestr('act.npy', npyraw((3, 2**28)))"
+	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 1953 velpic fit wide28.npz -o f.npz
+	assert_runtime_error
+	assert_regex "$stderr" "^velpic: wide28.npz: member 'act' is truncated"
+	[ ! -e f.npz ]
 }
 
 @test "velpic: integer features, integer or non-finite w, bad labels are errors" {
