@@ -26,7 +26,9 @@ extern const char *mp_progname;
 
 /* Call first in every main: sets mp_progname from argv[0], installs the
  * SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers that remove registered temporary
- * files, and makes stdout fully buffered. */
+ * files, and makes exit() leave (after the
+ * program's own atexit handlers and a flush of every stream) without
+ * running the shared libraries' destructors. */
 void mp_init(int argc, char **argv);
 
 /* Record an error message (printf-style) for the caller; returns -1 so that

@@ -91,9 +91,27 @@ void mp_defer_signals(int on)
 	deferring = on;
 }
 
+/* The last thing exit() runs before the library destructors: flush, and
+ * leave. OpenBLAS's destructor joins its server threads, and a thread
+ * whose buffer mmap failed (a tight ulimit -v) retries for ever, so a
+ * tool that had done its work hung in exit(). The tools have nothing for
+ * a library destructor to save. Sanitizer builds keep the full exit: their
+ * leak and race reports come from the destructors. */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+static void leave(int status, void *arg)
+{
+	(void)arg;
+	fflush(NULL);
+	_exit(status);
+}
+#endif
+
 void mp_init(int argc, char **argv)
 {
 	(void)argc;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	on_exit(leave, NULL);
+#endif
 	if (argv && argv[0]) {
 		const char *s = strrchr(argv[0], '/');
 		mp_progname = s ? s + 1 : argv[0];
