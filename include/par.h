@@ -9,7 +9,7 @@
  * openblas_set_num_threads(1)), so two thread pools never fight over the
  * two cores.
  *
- *   par_init(0);                          // once, in main: 0 = online CPUs
+ *   par_init(0);                          // once, in main: 0 = usable CPUs
  *   par_for(ntasks, fn, ctx);             // fn(ctx, i) for i in [0, ntasks)
  *
  * A par_for called from inside a task runs its tasks inline (no nesting).
@@ -20,7 +20,8 @@
 #include <stddef.h>
 
 /* Start n - 1 workers (the caller is the n-th thread); n <= 0: the number
- * of online CPUs. May be called again to change the count. */
+ * of CPUs the process's affinity mask allows (taskset, a Slurm task's
+ * binding), else of online CPUs. May be called again to change the count. */
 void par_init(int n);
 /* The current thread count (1 before par_init). */
 int par_threads(void);

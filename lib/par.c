@@ -48,6 +48,7 @@
  * barrier costs 2-4x at 2 threads as soon as one core is shared. Switch
  * only if it shows libgomp clearly ahead on a quiet machine.
  */
+#define _GNU_SOURCE          /* sched_getaffinity, CPU_COUNT */
 #include "par.h"
 
 #include <cblas.h>
@@ -186,12 +187,21 @@ static void pool_stop(void)
 	pool.nthreads = 1;
 }
 
+/* The CPUs this process may run on: its affinity mask, which taskset,
+ * numactl and a Slurm task's cgroup or binding narrow, else every CPU. */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long c = sysconf(_SC_NPROCESSORS_ONLN);
+	return c > 0 ? (int)c : 1;
+}
+
 void par_init(int n)
 {
-	if (n <= 0) {
-		long c = sysconf(_SC_NPROCESSORS_ONLN);
-		n = c > 0 ? (int)c : 1;
-	}
+	if (n <= 0)
+		n = usable_cpus();
 	if (n > 256)
 		n = 256;
 	openblas_set_num_threads(1);

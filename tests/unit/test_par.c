@@ -10,6 +10,7 @@
  * Also: nested par_for runs inline, resizing the pool between jobs, and
  * par_range/par_ntasks depending on the shape only.
  */
+#define _GNU_SOURCE          /* sched_setaffinity, CPU_SET */
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -179,6 +180,26 @@ TEST(cpu_detection_is_stable)
 	CHECK(par_cpu_avx512() == a);
 }
 
+/* The default thread count follows the affinity mask (taskset, a Slurm
+ * task's binding), not the machine's CPU count. */
+TEST(default_follows_affinity)
+{
+	cpu_set_t old, one;
+	CHECK(sched_getaffinity(0, sizeof old, &old) == 0);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &old)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+	par_init(0);
+	CHECK(par_threads() == 1);
+	CHECK(sched_setaffinity(0, sizeof old, &old) == 0);
+	par_init(0);
+	CHECK(par_threads() == CPU_COUNT(&old));
+}
+
 int main(void)
 {
 	RUN(stress_2_threads);
@@ -189,6 +210,7 @@ int main(void)
 	RUN(nested_runs_inline);
 	RUN(ranges_tile_exactly);
 	RUN(cpu_detection_is_stable);
+	RUN(default_follows_affinity);
 	par_init(1);
 	return tap_done();
 }
