@@ -10,6 +10,9 @@
 #   $(RESULTS)/paper/PAIR-*.png, .svg      the dynamics figures, a panel per P
 # Pairs whose data are absent (CIFAR, Tiny ImageNet) are skipped with a note
 # saying which files to put where.
+# `make -f pipelines/paper.mk cells-list CELLS_OUT=FILE` writes the grid's
+# cells (those whose data are here), a line each: NAME, a tab, the
+# dynamics.mk variables that make it; pipelines/slurm.mk submits them.
 # The make holds $(RESULTS)/paper/.lock while it works, and each run's
 # dynamics.mk its own folder's (pipelines/lock.mk): a second paper.mk, or a
 # dynamics.mk on a run this one is making, fails at once, naming the
@@ -32,7 +35,8 @@ export MEMPROBE_DATA ?= $(TOP)/data
 SHELL := /bin/bash
 PAPER := $(RESULTS)/paper
 
-LOCK_DIRS := $(PAPER)
+# cells-list only reads: it holds nothing (a grid may run meanwhile).
+LOCK_DIRS := $(if $(filter cells-list,$(MAKECMDGOALS)),,$(PAPER))
 include $(HERE)lock.mk
 ifeq ($(LOCKED),yes)
 
@@ -44,22 +48,34 @@ fixarch = $(if $(filter alexnet-cifar-%,$(1)),alexnet-cifar,$(call arch,$(1)))
 fixdata = $(if $(filter alexnet-cifar-%,$(1)),$(patsubst alexnet-cifar-%,%,$(1)),$(call data,$(1)))
 
 # Which pairs have their data here (mkdata says where it looked otherwise).
-have = $(shell mkdata $(call fixdata,$(1)) --split test --limit 1 >/dev/null 2>$(PAPER)/.why-$(1) && echo yes)
+# By its path, and with MEMPROBE_DATA given: $(shell) does not see what
+# this file exports (make < 4.4).
+have = $(shell MEMPROBE_DATA='$(MEMPROBE_DATA)' $(TOP)/bin/mkdata $(call fixdata,$(1)) --split test --limit 1 >/dev/null 2>$(PAPER)/.why-$(1) && echo yes)
 
 all: $(PAPER)/final.tsv figures
 
 $(PAPER):
 	mkdir -p $@
 
+# The dynamics.mk variables of cell (pair, p, run): the one place a cell
+# is mapped to its run, for the rule below and for cells-list.
+cellvars = ARCH=$(call fixarch,$(1)) DATA=$(call fixdata,$(1)) P=$(2) RUN=$(3) \
+	KEEP_ACTS=$(KEEP_ACTS) RESULTS=$(RESULTS) OUT=$(RESULTS)/$(1)-p$(2)-run$(3) $(DYN_OPTS)
+tab := $(shell printf '\t')
+define nl
+
+
+endef
+
 CELLS :=
+CELL_LINES :=
 define cell
 $(PAPER)/cells/$(1)-p$(2)-run$(3): | $(PAPER)
-	$$(MAKE) -f $(HERE)dynamics.mk ARCH=$(call fixarch,$(1)) DATA=$(call fixdata,$(1)) \
-		P=$(2) RUN=$(3) KEEP_ACTS=$(KEEP_ACTS) RESULTS=$(RESULTS) \
-		OUT=$(RESULTS)/$(1)-p$(2)-run$(3) $(DYN_OPTS)
+	$$(MAKE) -f $(HERE)dynamics.mk $(call cellvars,$(1),$(2),$(3))
 	@mkdir -p $$(@D)
 	ln -sf ../../$(1)-p$(2)-run$(3)/dynamics.tsv $$@
 CELLS += $(PAPER)/cells/$(1)-p$(2)-run$(3)
+CELL_LINES := $$(CELL_LINES)$(1)-p$(2)-run$(3)$$(tab)$(strip $(call cellvars,$(1),$(2),$(3)))$$(nl)
 endef
 
 ifneq ($(MAKECMDGOALS),clean)
@@ -75,11 +91,16 @@ $(PAPER)/final.tsv: $(CELLS)
 	$(HERE)final-table --markdown $(CELLS) > $(PAPER)/final.md
 	@cat $(PAPER)/final.md
 
+cells-list:
+	$(if $(CELLS_OUT),,$(error cells-list: CELLS_OUT=FILE is needed))
+	$(file >$(CELLS_OUT),$(CELL_LINES))
+	@for p in $(ABSENT); do echo "paper.mk: skipping $$p: $$(head -n 1 $(PAPER)/.why-$$p)" >&2; done
+
 figures: $(CELLS)
 	@for p in $(PRESENT); do \
 		args=""; for x in $(PS); do args="$$args p=$$x=$(PAPER)/cells/$$p-p$$x-run$(firstword $(RUNS))"; done; \
 		$(HERE)plot $(PAPER)/$$p $$args >/dev/null; \
 	done
 
-.PHONY: all figures
+.PHONY: all figures cells-list
 endif
