@@ -14,7 +14,8 @@ setup_file() {
 	export C="$BATS_FILE_TMPDIR/cluster" W="$BATS_FILE_TMPDIR/w"
 	mkdir -p "$W"
 	[ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null || return 0
-	"$BATS_TEST_DIRNAME/../scripts/slurm-cluster" start "$C" >"$BATS_FILE_TMPDIR/start.log" 2>&1 || true
+	# stopped by teardown_file, or by the watchdog if bats itself is killed
+	"$BATS_TEST_DIRNAME/../scripts/slurm-cluster" start "$C" $$ >"$BATS_FILE_TMPDIR/start.log" 2>&1 || true
 }
 
 teardown_file() {
@@ -41,6 +42,24 @@ slurm_grid() {
 	assert_output "$(hostname -s)"
 	grep -q "^StateSaveLocation=$C/state$" "$C/slurm.conf"
 	grep -q "^AuthInfo=socket=$C/munge/munge.sock$" "$C/slurm.conf"
+}
+
+@test "slurm: a cluster whose owner dies is stopped by its watchdog" {
+	need_cluster
+	sleep 300 &
+	owner=$!
+	"$TOP/scripts/slurm-cluster" start "$T/c2" $owner
+	[ -s "$T/c2/slurmctld.pid" ]
+	pids="$(cat "$T/c2/slurmctld.pid" "$T/c2/slurmd.pid" "$T/c2/munged.pid")"
+	kill -9 $owner
+	for i in $(seq 30); do
+		[ -e "$T/c2/munged.pid" ] || break
+		sleep 1
+	done
+	# gone, or a zombie waiting for an init that does not reap
+	for p in $pids; do
+		[ ! -e /proc/$p ] || [ "$(awk '{ print $3 }' /proc/$p/stat)" = Z ] || fail "daemon $p still runs"
+	done
 }
 
 @test "slurm: the grid as array tasks gathers the same table as a local make" {
