@@ -61,6 +61,18 @@ all: $(BINS)
 build/lib/%.o: lib/%.c $(wildcard include/*.h) | build/lib
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# --version (lib/cli.c): `git describe` of this checkout, else VERSION (a
+# tree without its git history). Only cli.o sees it, and it is rebuilt
+# when build/VERSION, rewritten only on a change, is newer.
+VERSION ?= 0.0
+MEMPROBE_VERSION := $(shell test -e .git && git describe --always --dirty --tags 2>/dev/null || echo '$(VERSION)')
+
+build/VERSION: FORCE | build/lib
+	@echo '$(MEMPROBE_VERSION)' | cmp -s - $@ || echo '$(MEMPROBE_VERSION)' >$@
+
+build/lib/cli.o: lib/cli.c build/VERSION $(wildcard include/*.h) | build/lib
+	$(CC) $(CPPFLAGS) '-DMEMPROBE_VERSION="$(MEMPROBE_VERSION)"' $(CFLAGS) -c -o $@ $<
+
 $(LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -188,5 +200,5 @@ uninstall:
 clean:
 	rm -rf bin build
 
-.PHONY: all check check-asan check-tsan bench demo install uninstall clean units benches
+.PHONY: all check check-asan check-tsan bench demo install uninstall clean units benches FORCE
 .SECONDARY: $(LIB_OBJ)

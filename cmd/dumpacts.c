@@ -3,14 +3,13 @@
  * named layers (one activation stream per layer, from one forward pass),
  * or the model's own predictions. The work is lib/acts.c.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acts.h"
+#include "cli.h"
 #include "model.h"
-#include "npz.h"
 #include "par.h"
 #include "util.h"
 
@@ -19,47 +18,36 @@ static const char usage[] =
 	"[--batch N] [--bn-mode eval|batch] [--threads N] [--compress N] [DATA_STREAM]";
 
 struct dumpacts_opts {
+	struct cli cli;                 /* -z, -o, --force */
 	const char *model;
 	const char *layers;             /* NULL: all */
-	const char *outdir, *output;
-	int predict, batch, threads, level;
+	const char *outdir;
+	int predict, batch, threads;
 	int bn_batch;                   /* --bn-mode batch */
 	const char *data;
 };
 
-/* Activations are float data deflate can do little with (level 1 keeps
- * ~55% of the bytes at ~35 MB/s, 25 times slower than storing), so they
- * are stored unless MEMPROBE_COMPRESS or --compress says otherwise. */
-static int acts_level_default(void)
-{
-	return getenv("MEMPROBE_COMPRESS") ? npz_level_default() : 0;
-}
-
 static void help(void)
 {
-	printf("usage: %s\n\n"
-	       "Write the activations of a model's layers over a data stream (stdin\n"
-	       "when no DATA_STREAM), one stream per layer, or its predictions.\n\n"
+	printf("Write the activations of a model's layers over a data stream (stdin\n"
+	       "when no DATA_STREAM), one stream per layer, or its predictions.\n"
+	       "They are stored (--compress 0) unless MEMPROBE_COMPRESS or --compress\n"
+	       "says otherwise: activations barely compress, and deflate is 25x slower.\n\n"
 	       "  -m, --model CKPT     checkpoint written by train (or transplant)\n"
 	       "  -l, --layers LIST    comma-separated layer names, or all (default);\n"
 	       "                       mlp: input fc1 fc2 fc3 fc4, cnn: input flat fc1 fc2 fc3,\n"
 	       "                       alexnet: flat fc1 fc2,\n"
 	       "                       resnet18: l0 l0_1 l0_2 l0_3 l1 l2 l3 l4 bf_last\n"
 	       "  -d, --outdir DIR     write DIR/NAME.npz for each layer\n"
-	       "  -o, --output FILE    write the one stream to FILE (default: stdout)\n"
 	       "  -p, --predict        write predictions (pred, and logits as score)\n"
 	       "  -b, --batch N        samples per forward pass (256)\n"
 	       "      --bn-mode MODE   batch norm with running statistics (eval, default)\n"
 	       "                       or each batch's own (batch, as the authors; the\n"
 	       "                       results then depend on --batch and the order)\n"
-	       "  -j, --threads N      threads (0: all CPUs)\n"
-	       "      --compress N     deflate level, 0-9 (%d: activations barely\n"
-	       "                       compress, and deflate is 25x slower than store)\n"
-	       "  -h, --help           this help\n",
-	       usage, acts_level_default());
+	       "  -j, --threads N      threads (0: all CPUs)\n");
 }
 
-enum { OPT_COMPRESS = 256, OPT_BN_MODE };
+enum { OPT_BN_MODE = 256 };
 
 static void parse_args(int argc, char **argv, struct dumpacts_opts *o)
 {
@@ -67,18 +55,15 @@ static void parse_args(int argc, char **argv, struct dumpacts_opts *o)
 		{ "model", required_argument, NULL, 'm' },
 		{ "layers", required_argument, NULL, 'l' },
 		{ "outdir", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },
 		{ "predict", no_argument, NULL, 'p' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 'j' },
-		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ "bn-mode", required_argument, NULL, OPT_BN_MODE },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long v;
+	struct cli *cli = &o->cli;
 	int c;
-	while ((c = getopt_long(argc, argv, "m:l:d:o:pb:j:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "m:l:d:pb:j:", longopts)) != -1) {
 		switch (c) {
 		case 'm':
 			o->model = optarg;
@@ -89,50 +74,37 @@ static void parse_args(int argc, char **argv, struct dumpacts_opts *o)
 		case 'd':
 			o->outdir = optarg;
 			break;
-		case 'o':
-			o->output = optarg;
-			break;
 		case 'p':
 			o->predict = 1;
 			break;
 		case 'b':
-			if (parse_long(optarg, 1, 1 << 20, &v))
-				die_usage(usage, "invalid --batch: %s", mp_errmsg());
-			o->batch = (int)v;
+			o->batch = cli_batch(cli, optarg);
 			break;
 		case 'j':
-			if (parse_long(optarg, 0, 256, &v))
-				die_usage(usage, "invalid --threads: %s", mp_errmsg());
-			o->threads = (int)v;
-			break;
-		case OPT_COMPRESS:
-			if (npz_level_parse(optarg, &o->level))
-				die_usage(usage, "invalid --compress: %s", mp_errmsg());
+			o->threads = cli_threads(cli, optarg);
 			break;
 		case OPT_BN_MODE:
 			if (strcmp(optarg, "eval") && strcmp(optarg, "batch"))
-				die_usage(usage, "invalid --bn-mode '%s' (eval or batch)", optarg);
+				cli_usage(cli, "invalid --bn-mode '%s' (eval or batch)", optarg);
 			o->bn_batch = !strcmp(optarg, "batch");
 			break;
-		case 'h':
-			help();
-			mp_close_stdout();
-			exit(0);
-		default:
-			die_usage(usage, NULL);
 		}
 	}
 	if (argc - optind > 1)
-		die_usage(usage, "too many operands");
+		cli_usage(cli, "too many operands");
 	o->data = optind < argc ? argv[optind] : NULL;
 	if (!o->model)
-		die_usage(usage, "no checkpoint given (-m CKPT)");
-	if (o->outdir && o->output)
-		die_usage(usage, "--outdir and --output exclude each other");
+		cli_usage(cli, "no checkpoint given (-m CKPT)");
+	if (o->outdir && cli->output_set)
+		cli_usage(cli, "--outdir and --output exclude each other");
 	if (o->predict && (o->layers || o->outdir))
-		die_usage(usage, "--predict writes one prediction stream: no --layers or --outdir");
+		cli_usage(cli, "--predict writes one prediction stream: no --layers or --outdir");
 	if (o->data && o->model && !strcmp(o->model, "-") && !strcmp(o->data, "-"))
-		die_usage(usage, "the checkpoint and the data cannot both be stdin");
+		cli_usage(cli, "the checkpoint and the data cannot both be stdin");
+	/* With --outdir nothing goes to standard output. */
+	if (o->outdir)
+		cli->flags &= ~CLI_NPZ;
+	cli_done(cli);
 }
 
 /* The requested layer names, checked against the model. */
@@ -167,13 +139,16 @@ static const char **resolve_layers(const struct dumpacts_opts *o,
 
 int main(int argc, char **argv)
 {
-	struct dumpacts_opts o = { .batch = 256 };
+	struct dumpacts_opts o = {
+		.cli = { .usage = usage, .help = help,
+			 .flags = CLI_OUTPUT | CLI_COMPRESS | CLI_STORE | CLI_NPZ },
+		.batch = 256,
+	};
 	struct npz_bundle ck;
 	struct model m;
 
 	par_blas_reexec(argv);
 	mp_init(argc, argv);
-	o.level = acts_level_default();
 	parse_args(argc, argv, &o);
 	par_init(o.threads);
 
@@ -191,8 +166,8 @@ int main(int argc, char **argv)
 
 	struct acts_opts ao = {
 		.data_path = o.data, .layers = layers, .nlayers = nlayers,
-		.outdir = o.outdir, .output = o.output, .predict = o.predict,
-		.batch = o.batch, .level = o.level, .model_path = o.model,
+		.outdir = o.outdir, .output = o.cli.output, .predict = o.predict,
+		.batch = o.batch, .level = o.cli.level, .model_path = o.model,
 		.bn_mode = has_bn || o.bn_batch ? (o.bn_batch ? "batch" : "eval") : NULL,
 	};
 	mp_defer_signals(1);

@@ -4,11 +4,11 @@
  * concatenated and read by header name. Every input is scored before
  * anything is printed: a failure prints nothing on stdout.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "score.h"
 #include "util.h"
 
@@ -16,28 +16,24 @@ static const char usage[] =
 	"score [--tag KEY=VALUE ...] [--no-header] [-o FILE] [FILE ...]";
 
 struct score_opts {
+	struct cli cli;          /* -o */
 	char **tag_keys;         /* (ntags) */
 	char **tag_vals;         /* (ntags) */
 	size_t ntags;
 	int no_header;
-	const char *output;      /* NULL: stdout */
 	char **inputs;           /* (ninputs); none: stdin */
 	int ninputs;
 };
 
 static void help(void)
 {
-	printf("usage: %s\n\n"
-	       "Print the accuracy of each prediction stream (stdin when no FILE)\n"
+	printf("Print the accuracy of each prediction stream (stdin when no FILE)\n"
 	       "as a TSV row: the tags, then file, n, acc (against y_true, else y),\n"
 	       "acc_y, acc_y_true, acc_flipped, acc_kept, n_flipped (NA where\n"
 	       "undefined).\n\n"
 	       "  -t, --tag KEY=VALUE  add a leading column KEY with VALUE on every row\n"
 	       "                       (repeatable; columns in the order given)\n"
-	       "  -H, --no-header      omit the header line (for appending rows)\n"
-	       "  -o, --output FILE    write FILE instead of standard output\n"
-	       "  -h, --help           this help\n",
-	       usage);
+	       "  -H, --no-header      omit the header line (for appending rows)\n");
 }
 
 static int has_bad_char(const char *s)
@@ -49,16 +45,16 @@ static void add_tag(struct score_opts *o, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	if (!eq || eq == arg)
-		die_usage(usage, "invalid tag '%s': expected KEY=VALUE", arg);
+		cli_usage(&o->cli, "invalid tag '%s': expected KEY=VALUE", arg);
 	char *key = xstrdup(arg);
 	key[eq - arg] = '\0';
 	if (has_bad_char(arg))
-		die_usage(usage, "invalid tag '%s': tabs and newlines are not allowed", key);
+		cli_usage(&o->cli, "invalid tag '%s': tabs and newlines are not allowed", key);
 	if (score_is_column(key))
-		die_usage(usage, "invalid tag '%s': a column of that name exists", key);
+		cli_usage(&o->cli, "invalid tag '%s': a column of that name exists", key);
 	for (size_t i = 0; i < o->ntags; i++)
 		if (!strcmp(o->tag_keys[i], key))
-			die_usage(usage, "tag '%s' given twice", key);
+			cli_usage(&o->cli, "tag '%s' given twice", key);
 	o->tag_keys = xreallocarray(o->tag_keys, o->ntags + 1, sizeof *o->tag_keys);
 	o->tag_vals = xreallocarray(o->tag_vals, o->ntags + 1, sizeof *o->tag_vals);
 	o->tag_keys[o->ntags] = key;
@@ -71,32 +67,18 @@ static void parse_args(int argc, char **argv, struct score_opts *o)
 	static const struct option longopts[] = {
 		{ "tag", required_argument, NULL, 't' },
 		{ "no-header", no_argument, NULL, 'H' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "t:Ho:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
+	while ((c = cli_getopt(&o->cli, argc, argv, "t:H", longopts)) != -1) {
+		if (c == 't')
 			add_tag(o, optarg);
-			break;
-		case 'H':
+		else
 			o->no_header = 1;
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'h':
-			help();
-			mp_close_stdout();
-			exit(0);
-		default:
-			die_usage(usage, NULL);
-		}
 	}
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
+	cli_done(&o->cli);
 }
 
 /* Append s to the growing text *buf (length *len). */
@@ -139,7 +121,7 @@ static void write_output(const char *path, const char *text, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct score_opts o = { 0 };
+	struct score_opts o = { .cli = { .usage = usage, .help = help, .flags = CLI_OUTPUT } };
 	char *text = NULL;
 	size_t len = 0;
 	static char *stdin_only[] = { "-" };
@@ -178,7 +160,7 @@ int main(int argc, char **argv)
 		free(row);
 		free(f);
 	}
-	write_output(o.output, text, len);
+	write_output(o.cli.output, text, len);
 	free(text);
 	for (size_t i = 0; i < o.ntags; i++) {
 		free(o.tag_keys[i]);

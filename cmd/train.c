@@ -4,14 +4,12 @@
  * stopping at a target training accuracy; resume bit for bit. The loop is
  * lib/train.c; this file parses options.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "model.h"
-#include "npz.h"
 #include "optim.h"
 #include "par.h"
 #include "train.h"
@@ -25,14 +23,14 @@ static const char usage[] =
 	"[TRAIN_STREAM]";
 
 struct train_cmd_opts {
+	struct cli cli;         /* -z */
 	struct train_opts t;
 	int threads;
 };
 
 static void help(void)
 {
-	printf("usage: %s\n\n"
-	       "Train an architecture on a data stream (stdin when no TRAIN_STREAM),\n"
+	printf("Train an architecture on a data stream (stdin when no TRAIN_STREAM),\n"
 	       "with the authors' settings unless told otherwise.\n\n"
 	       "  -a, --arch NAME        mlp, cnn, alexnet, alexnet-cifar or resnet18\n"
 	       "                         (may be omitted with --resume)\n"
@@ -57,16 +55,12 @@ static void help(void)
 	       "      --log FILE         per-epoch TSV log\n"
 	       "      --resume CKPT      continue from a checkpoint\n"
 	       "      --fresh-optimizer  with --resume: start a new optimizer state\n"
-	       "      --classes N        number of classes (data.classes, else max label + 1)\n"
-	       "      --compress N       deflate level of checkpoints, 0-9 (%d)\n"
-	       "  -h, --help             this help\n",
-	       usage, npz_level_default());
+	       "      --classes N        number of classes (data.classes, else max label + 1)\n");
 }
 
 enum {
 	OPT_OPT = 256, OPT_LR, OPT_MOMENTUM, OPT_MAX_EPOCHS, OPT_UNTIL, OPT_SEED,
 	OPT_SHUFFLE, OPT_SAVE, OPT_LOG, OPT_RESUME, OPT_FRESH, OPT_CLASSES,
-	OPT_COMPRESS,
 };
 
 static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
@@ -89,15 +83,13 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "fresh-optimizer", no_argument, NULL, OPT_FRESH },
 		{ "classes", required_argument, NULL, OPT_CLASSES },
-		{ "compress", required_argument, NULL, OPT_COMPRESS },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli *cli = &o->cli;
 	struct train_opts *t = &o->t;
-	long v;
 	double d;
 	int c;
-	while ((c = getopt_long(argc, argv, "a:d:e:b:j:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "a:d:e:b:j:", longopts)) != -1) {
 		switch (c) {
 		case 'a':
 			t->arch = optarg;
@@ -110,56 +102,46 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 			break;
 		case OPT_OPT:
 			if (optim_kind_parse(optarg, &t->opt))
-				die_usage(usage, "%s", mp_errmsg());
+				cli_usage(cli, "%s", mp_errmsg());
 			t->opt_set = 1;
 			break;
 		case OPT_LR:
-			if (parse_double(optarg, 0, 1e6, &d) || d <= 0)
-				die_usage(usage, "invalid --lr '%s'", optarg);
+			if ((d = cli_double(cli, optarg, 0, 1e6)) <= 0)
+				cli_usage(cli, "invalid --lr: '%s' is not above 0", optarg);
 			t->lr = d;
 			break;
 		case OPT_MOMENTUM:
-			if (parse_double(optarg, 0, 1, &d) || d >= 1)
-				die_usage(usage, "invalid --momentum '%s' (0 <= m < 1)", optarg);
+			if ((d = cli_double(cli, optarg, 0, 1)) >= 1)
+				cli_usage(cli, "invalid --momentum: '%s' is not below 1", optarg);
 			t->momentum = d;
 			break;
 		case 'b':
-			if (parse_long(optarg, 1, 1 << 20, &v))
-				die_usage(usage, "invalid --batch: %s", mp_errmsg());
-			t->batch = (int)v;
+			t->batch = cli_batch(cli, optarg);
 			break;
 		case OPT_MAX_EPOCHS:
-			if (parse_long(optarg, 0, 10000000, &v))
-				die_usage(usage, "invalid --max-epochs: %s", mp_errmsg());
-			t->max_epochs = v;
+			t->max_epochs = cli_long(cli, optarg, 0, 10000000);
 			break;
 		case OPT_UNTIL:
 			if (!strcmp(optarg, "never")) {
 				t->until = INFINITY;
 				break;
 			}
-			if (parse_double(optarg, 0, 100, &d))
-				die_usage(usage, "invalid --until: %s (a percentage)", mp_errmsg());
-			t->until = d;
+			t->until = cli_double(cli, optarg, 0, 100);
 			break;
 		case OPT_SEED:
-			if (parse_long(optarg, 0, INT64_MAX, &v))
-				die_usage(usage, "invalid --seed: %s", mp_errmsg());
-			t->seed = (uint64_t)v;
+			t->seed = cli_seed(cli, optarg);
 			t->seed_set = 1;
 			break;
 		case OPT_SHUFFLE:
 			t->shuffle = 1;
 			break;
 		case 'j':
-			if (parse_long(optarg, 0, 256, &v))
-				die_usage(usage, "invalid --threads: %s", mp_errmsg());
-			o->threads = (int)v;
+			o->threads = cli_threads(cli, optarg);
 			break;
 		case OPT_SAVE: {
 			struct save_schedule s;
 			if (save_schedule_parse(&s, optarg))
-				die_usage(usage, "%s", mp_errmsg());
+				cli_usage(cli, "%s", mp_errmsg());
 			save_schedule_release(&s);
 			t->save = optarg;
 			break;
@@ -174,24 +156,12 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 			t->fresh_optimizer = 1;
 			break;
 		case OPT_CLASSES:
-			if (parse_long(optarg, 2, 1000000, &v))
-				die_usage(usage, "invalid --classes: %s", mp_errmsg());
-			t->classes = (int)v;
+			t->classes = cli_classes(cli, optarg);
 			break;
-		case OPT_COMPRESS:
-			if (npz_level_parse(optarg, &t->compress))
-				die_usage(usage, "invalid --compress: %s", mp_errmsg());
-			break;
-		case 'h':
-			help();
-			mp_close_stdout();
-			exit(0);
-		default:
-			die_usage(usage, NULL);
 		}
 	}
 	if (argc - optind > 1)
-		die_usage(usage, "too many operands");
+		cli_usage(cli, "too many operands");
 	t->train_path = optind < argc ? argv[optind] : NULL;
 	if (!t->arch && !t->resume)
 		die_usage(usage, "no --arch given");
@@ -204,19 +174,23 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 				  "alexnet-cifar or resnet18)", t->arch);
 	}
 	if (t->fresh_optimizer && !t->resume)
-		die_usage(usage, "--fresh-optimizer needs --resume");
+		cli_usage(cli, "--fresh-optimizer needs --resume");
 	if (t->train_path && t->eval_path && !strcmp(t->train_path, "-")
 	    && !strcmp(t->eval_path, "-"))
-		die_usage(usage, "the training and test data cannot both be stdin");
+		cli_usage(cli, "the training and test data cannot both be stdin");
+	cli_done(cli);
+	t->compress = cli->level;
 }
 
 int main(int argc, char **argv)
 {
-	struct train_cmd_opts o = { .t = TRAIN_OPTS_INIT };
+	struct train_cmd_opts o = {
+		.cli = { .usage = usage, .help = help, .help_width = 25, .flags = CLI_COMPRESS },
+		.t = TRAIN_OPTS_INIT,
+	};
 
 	par_blas_reexec(argv);
 	mp_init(argc, argv);
-	o.t.compress = npz_level_default();
 	parse_args(argc, argv, &o);
 	par_init(o.threads);
 	mp_defer_signals(1);

@@ -33,7 +33,7 @@ assert_no_output() {
 @test "mkdata: --help prints usage and options on stdout" {
 	run --separate-stderr mkdata --help
 	assert_success
-	assert_line --index 0 "usage: mkdata NAME [--split train|test] [--limit N] [--data-dir DIR] [--normalize authors|none] [--coarse] [--compress N] [-o FILE]"
+	assert_line --index 0 "usage: mkdata NAME [--split train|test] [--limit N] [--data-dir DIR] [--normalize authors|none] [--coarse] [--compress N] [-q] [-o FILE]"
 	for o in --split --limit --data-dir --normalize --coarse --compress --output; do
 		assert_output --partial -- "$o"
 	done
