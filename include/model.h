@@ -51,9 +51,7 @@ size_t shape_size(struct shape s);
 enum layer_kind {
 	LAYER_LINEAR,           /* weight (O, I), bias (O) */
 	LAYER_CONV2D,           /* weight (OC, C, K, K), bias (OC) */
-	LAYER_RELU,
 	LAYER_MAXPOOL2D,
-	LAYER_AVGPOOL2D,
 	LAYER_FLATTEN,          /* (C, H, W) -> (C*H*W, 1, 1), shares memory */
 	LAYER_BATCHNORM2D,      /* weight, bias (C); buffers running_mean,
 				 * running_var (C), num_batches_tracked () */
@@ -174,7 +172,6 @@ char *model_probe_list(const struct model *m);
 const struct model_tensor *model_tensor_find(const struct model *m, const char *name);
 /* Pointer to a tensor's data (params or buffers). */
 float *model_tensor_data(const struct model *m, const struct model_tensor *t);
-float *model_tensor_grad(const struct model *m, const struct model_tensor *t);
 
 /* ---- checkpoints ---- */
 
@@ -199,9 +196,7 @@ int model_add_linear(struct model *m, int in, const char *name, int units,
 		     int bias, int relu);
 int model_add_conv2d(struct model *m, int in, const char *name, int channels,
 		     int k, int stride, int pad, int bias, int relu);
-int model_add_relu(struct model *m, int in);
 int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad);
-int model_add_avgpool2d(struct model *m, int in, int k, int stride, int pad);
 int model_add_flatten(struct model *m, int in);
 /* BatchNorm2d over the channels of slot `in` (parameters NAME.weight,
  * NAME.bias; buffers NAME.running_mean, NAME.running_var,

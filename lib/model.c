@@ -136,36 +136,18 @@ int model_add_conv2d(struct model *m, int in, const char *name, int channels,
 	return l->out;
 }
 
-int model_add_relu(struct model *m, int in)
-{
-	struct layer *l = add_layer(m, LAYER_RELU, in, NULL);
-	l->out = add_slot(m, m->slots[in], -1);
-	return l->out;
-}
-
-static int add_pool(struct model *m, enum layer_kind kind, int in, int k,
-		    int stride, int pad)
+int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad)
 {
 	struct shape s = m->slots[in];
 	struct pool2d_dims d;
 	if (pool2d_dims_init(&d, 1, s.c, s.h, s.w, k, stride, pad))
 		return mp_error_prefix("pooling after %dx%dx%d", s.c, s.h, s.w);
-	struct layer *l = add_layer(m, kind, in, NULL);
+	struct layer *l = add_layer(m, LAYER_MAXPOOL2D, in, NULL);
 	l->k = k;
 	l->stride = stride;
 	l->pad = pad;
 	l->out = add_slot(m, (struct shape){ s.c, d.OH, d.OW }, -1);
 	return l->out;
-}
-
-int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad)
-{
-	return add_pool(m, LAYER_MAXPOOL2D, in, k, stride, pad);
-}
-
-int model_add_avgpool2d(struct model *m, int in, int k, int stride, int pad)
-{
-	return add_pool(m, LAYER_AVGPOOL2D, in, k, stride, pad);
 }
 
 int model_add_flatten(struct model *m, int in)
@@ -583,17 +565,10 @@ void model_forward_layers(struct model *m, const float *x, int B, int nlayers)
 			conv2d_forward(out, in, lw(m, l), lb(m, l), m->scratch, &d, l->relu);
 			break;
 		}
-		case LAYER_RELU:
-			relu_forward(out, in, (size_t)B * shape_size(s));
-			break;
-		case LAYER_MAXPOOL2D:
-		case LAYER_AVGPOOL2D: {
+		case LAYER_MAXPOOL2D: {
 			struct pool2d_dims d;
 			pool2d_dims_init(&d, B, s.c, s.h, s.w, l->k, l->stride, l->pad);
-			if (l->kind == LAYER_MAXPOOL2D)
-				maxpool2d_forward(out, m->aux[i], in, &d);
-			else
-				avgpool2d_forward(out, in, &d);
+			maxpool2d_forward(out, m->aux[i], in, &d);
 			break;
 		}
 		case LAYER_FLATTEN:
@@ -661,20 +636,12 @@ void model_backward(struct model *m, int B, const struct nn_hook *hook)
 					&d, l->relu, hook);
 			break;
 		}
-		case LAYER_RELU:
-			if (din)
-				relu_backward(din, dout, out, nin);
-			break;
-		case LAYER_MAXPOOL2D:
-		case LAYER_AVGPOOL2D: {
+		case LAYER_MAXPOOL2D: {
 			struct pool2d_dims d;
 			if (!din)
 				break;
 			pool2d_dims_init(&d, B, s.c, s.h, s.w, l->k, l->stride, l->pad);
-			if (l->kind == LAYER_MAXPOOL2D)
-				maxpool2d_backward(din, dout, m->aux[i], &d);
-			else
-				avgpool2d_backward(din, dout, &d);
+			maxpool2d_backward(din, dout, m->aux[i], &d);
 			break;
 		}
 		case LAYER_FLATTEN:
@@ -743,11 +710,6 @@ const struct model_tensor *model_tensor_find(const struct model *m, const char *
 float *model_tensor_data(const struct model *m, const struct model_tensor *t)
 {
 	return (t->buffer ? m->buffers : m->params) + t->off;
-}
-
-float *model_tensor_grad(const struct model *m, const struct model_tensor *t)
-{
-	return t->buffer ? NULL : m->grads + t->off;
 }
 
 int64_t model_tensor_i64(const struct model *m, const struct model_tensor *t)
