@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "acts.h"
+#include "arch.h"
 #include "model.h"
 #include "npz.h"
 #include "par.h"
@@ -41,11 +42,10 @@ static void help(void)
 	       "Write the activations of a model's layers over a data stream (stdin\n"
 	       "when no DATA_STREAM), one stream per layer, or its predictions.\n\n"
 	       "  -m, --model CKPT     checkpoint written by train (or transplant)\n"
-	       "  -l, --layers LIST    comma-separated layer names, or all (default);\n"
-	       "                       mlp: input fc1 fc2 fc3 fc4, cnn: input flat fc1 fc2 fc3,\n"
-	       "                       alexnet: flat fc1 fc2,\n"
-	       "                       resnet18: l0 l0_1 l0_2 l0_3 l1 l2 l3 l4 bf_last\n"
-	       "  -d, --outdir DIR     write DIR/NAME.npz for each layer\n"
+	       "  -l, --layers LIST    comma-separated layer names, or all (default):\n",
+	       usage);
+	arch_help_layers(stdout, 23);
+	printf("  -d, --outdir DIR     write DIR/NAME.npz for each layer\n"
 	       "  -o, --output FILE    write the one stream to FILE (default: stdout)\n"
 	       "  -p, --predict        write predictions (pred, and logits as score)\n"
 	       "  -b, --batch N        samples per forward pass (256)\n"
@@ -56,7 +56,7 @@ static void help(void)
 	       "      --compress N     deflate level, 0-9 (%d: activations barely\n"
 	       "                       compress, and deflate is 25x slower than store)\n"
 	       "  -h, --help           this help\n",
-	       usage, acts_level_default());
+	       acts_level_default());
 }
 
 enum { OPT_COMPRESS = 256, OPT_BN_MODE };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "model.h"
 #include "npz.h"
 #include "optim.h"
@@ -31,19 +32,18 @@ struct train_cmd_opts {
 
 static void help(void)
 {
+	char *archs = arch_names();
 	printf("usage: %s\n\n"
 	       "Train an architecture on a data stream (stdin when no TRAIN_STREAM),\n"
 	       "with the authors' settings unless told otherwise.\n\n"
-	       "  -a, --arch NAME        mlp, cnn, alexnet, alexnet-cifar or resnet18\n"
+	       "  -a, --arch NAME        %s\n"
 	       "                         (may be omitted with --resume)\n"
 	       "  -d, --ckpt-dir DIR     write checkpoints DIR/epoch-NNN.npz\n"
 	       "  -e, --eval FILE        data stream for test accuracy after each epoch\n"
-	       "      --opt sgd|adam     optimizer (mlp, resnet18: sgd; cnn, alexnet: adam)\n"
-	       "      --lr X             learning rate (mlp, resnet18: 1e-3; cnn: 2e-4;\n"
-	       "                         alexnet: 1e-4)\n"
+	       "      --opt sgd|adam     optimizer (the architecture's, below)\n"
+	       "      --lr X             learning rate (the architecture's, below)\n"
 	       "      --momentum X       SGD momentum (0.9)\n"
-	       "  -b, --batch N          batch size (mlp, resnet18: 32; cnn: 128, or 32 for\n"
-	       "                         3 channels; alexnet: 500 for 64x64 input, else 128)\n"
+	       "  -b, --batch N          batch size (the architecture's, below)\n"
 	       "      --max-epochs N     stop after epoch N (500)\n"
 	       "      --until ACC        stop when an epoch's training accuracy on y\n"
 	       "                         reaches ACC percent (by data set: 99.9 MNIST,\n"
@@ -59,8 +59,11 @@ static void help(void)
 	       "      --fresh-optimizer  with --resume: start a new optimizer state\n"
 	       "      --classes N        number of classes (data.classes, else max label + 1)\n"
 	       "      --compress N       deflate level of checkpoints, 0-9 (%d)\n"
-	       "  -h, --help             this help\n",
-	       usage, npz_level_default());
+	       "  -h, --help             this help\n\n"
+	       "Architectures, with the authors' optimizer, learning rate and batch size:\n",
+	       usage, archs, npz_level_default());
+	arch_help_defaults(stdout, 2);
+	free(archs);
 }
 
 enum {
@@ -195,14 +198,8 @@ static void parse_args(int argc, char **argv, struct train_cmd_opts *o)
 	t->train_path = optind < argc ? argv[optind] : NULL;
 	if (!t->arch && !t->resume)
 		die_usage(usage, "no --arch given");
-	if (t->arch) {
-		int known = 0;
-		for (int i = 0; model_archs[i]; i++)
-			known |= !strcmp(model_archs[i], t->arch);
-		if (!known)
-			die_usage(usage, "unknown architecture '%s' (mlp, cnn, alexnet, "
-				  "alexnet-cifar or resnet18)", t->arch);
-	}
+	if (t->arch && !arch_find(t->arch))
+		die_usage(usage, "%s", mp_errmsg());
 	if (t->fresh_optimizer && !t->resume)
 		die_usage(usage, "--fresh-optimizer needs --resume");
 	if (t->train_path && t->eval_path && !strcmp(t->train_path, "-")

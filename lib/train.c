@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "par.h"
 #include "util.h"
 #include "validate.h"
@@ -394,25 +395,15 @@ static int check_labels(const struct dataset *d, int classes, const char *what)
 	return 0;
 }
 
-/* Architecture defaults (PAPER.md). */
+/* The authors' defaults, from the table that built the model. */
 static void arch_defaults(const char *arch, struct shape s, enum optim_kind *k,
 			  double *lr, int *batch)
 {
-	if (!strcmp(arch, "cnn")) {
-		*k = OPTIM_ADAM;
-		*lr = 2e-4;
-		/* The authors: 128 for MNIST and Fashion-MNIST, 32 for CIFAR-10. */
-		*batch = s.c == 3 ? 32 : 128;
-	} else if (!strcmp(arch, "alexnet") || !strcmp(arch, "alexnet-cifar")) {
-		*k = OPTIM_ADAM;
-		*lr = 1e-4;
-		/* The authors: 500 for Tiny ImageNet (64x64), 128 for CIFAR-100. */
-		*batch = s.h >= 64 ? 500 : 128;
-	} else {        /* mlp, resnet18 */
-		*k = OPTIM_SGD;
-		*lr = 1e-3;
-		*batch = 32;
-	}
+	const struct arch *a = arch_find(arch);
+	MP_ASSERT(a);
+	*k = a->opt;
+	*lr = a->lr;
+	*batch = arch_batch(a, s);
 }
 
 static int setup(struct trainer *t)
