@@ -20,8 +20,10 @@
 #include "model.h"
 #include "optim.h"
 
-/* A held data stream: labels and x (the whole set). */
-struct dataset {
+/* A training or --eval data stream held in memory: labels and x, the
+ * whole set (not data.h's struct data_set, a real data set read from
+ * its distribution files). */
+struct train_data {
 	struct meta meta;
 	size_t n;
 	struct shape shape;     /* one sample */
@@ -34,8 +36,8 @@ struct dataset {
 };
 
 /* Load a data stream (NULL or "-": stdin). Needs `y` and `x`. */
-int dataset_load(struct dataset *d, const char *path);
-void dataset_release(struct dataset *d);
+int train_data_load(struct train_data *d, const char *path);
+void train_data_release(struct train_data *d);
 
 /* Checkpoint schedule: SAVE_ALL, SAVE_DYNAMICS, or a list. */
 struct save_schedule {

@@ -24,7 +24,7 @@
 
 /* ---- data ---- */
 
-int dataset_load(struct dataset *d, const char *path)
+int train_data_load(struct train_data *d, const char *path)
 {
 	memset(d, 0, sizeof *d);
 	meta_init(&d->meta);
@@ -120,13 +120,13 @@ out:
 		rc = validate_meta_classes(&d->meta, src, &d->classes_meta);
 	npz_reader_free(r);
 	if (rc < 0) {
-		dataset_release(d);
+		train_data_release(d);
 		return -1;
 	}
 	return 0;
 }
 
-void dataset_release(struct dataset *d)
+void train_data_release(struct train_data *d)
 {
 	meta_release(&d->meta);
 	free(d->y);
@@ -226,7 +226,7 @@ struct stats {
 
 struct trainer {
 	const struct train_opts *o;
-	struct dataset data, test;
+	struct train_data data, test;
 	int have_test;
 	struct model m;
 	struct optim opt;
@@ -258,14 +258,16 @@ static void fmt_double(char *buf, size_t cap, double v)
 	}
 }
 
-static void meta_set_double(struct meta *m, const char *key, double v)
+/* A checkpoint's train.* keys: written in the shortest exact form, read
+ * back with an error that names the key. */
+static void ckpt_set_double(struct meta *m, const char *key, double v)
 {
 	char buf[64];
 	fmt_double(buf, sizeof buf, v);
 	meta_set(m, key, "%s", buf);
 }
 
-static int meta_double(const struct meta *m, const char *key, double *v)
+static int ckpt_double(const struct meta *m, const char *key, double *v)
 {
 	const char *s = meta_get(m, key);
 	if (!s)
@@ -275,7 +277,7 @@ static int meta_double(const struct meta *m, const char *key, double *v)
 	return 1;
 }
 
-static int meta_long(const struct meta *m, const char *key, long *v)
+static int ckpt_long(const struct meta *m, const char *key, long *v)
 {
 	const char *s = meta_get(m, key);
 	if (!s)
@@ -295,13 +297,13 @@ static int save_checkpoint(struct trainer *t, const struct stats *st)
 	model_set_meta(&t->m, &meta);
 	meta_set(&meta, "train.epoch", "%ld", t->epoch);
 	meta_set(&meta, "train.optimizer", "%s", optim_kind_name(t->opt.kind));
-	meta_set_double(&meta, "train.lr", t->opt.lr);
+	ckpt_set_double(&meta, "train.lr", t->opt.lr);
 	if (t->opt.kind == OPTIM_SGD) {
-		meta_set_double(&meta, "train.momentum", t->opt.momentum);
+		ckpt_set_double(&meta, "train.momentum", t->opt.momentum);
 	} else {
-		meta_set_double(&meta, "train.beta1", t->opt.beta1);
-		meta_set_double(&meta, "train.beta2", t->opt.beta2);
-		meta_set_double(&meta, "train.eps", t->opt.eps);
+		ckpt_set_double(&meta, "train.beta1", t->opt.beta1);
+		ckpt_set_double(&meta, "train.beta2", t->opt.beta2);
+		ckpt_set_double(&meta, "train.eps", t->opt.eps);
 	}
 	meta_set(&meta, "train.batch", "%d", t->batch);
 	meta_set(&meta, "train.shuffle", "%d", t->shuffle);
@@ -378,13 +380,13 @@ static int load_opt_state(struct trainer *t, const struct npz_bundle *b)
 		}
 	}
 	long step = 0;
-	if (meta_long(&b->meta, "train.step", &step) < 0)
+	if (ckpt_long(&b->meta, "train.step", &step) < 0)
 		return -1;
 	t->opt.step = step;
 	return 0;
 }
 
-static int check_labels(const struct dataset *d, int classes, const char *what)
+static int check_labels(const struct train_data *d, int classes, const char *what)
 {
 	if (d->max_label >= classes)
 		return mp_error("%s has label %d but the model has %d classes",
@@ -412,10 +414,10 @@ static int setup(struct trainer *t)
 	struct npz_bundle ck = { 0 };
 	int rc = -1;
 
-	if (dataset_load(&t->data, o->train_path))
+	if (train_data_load(&t->data, o->train_path))
 		return -1;
 	if (o->eval_path) {
-		if (dataset_load(&t->test, o->eval_path))
+		if (train_data_load(&t->test, o->eval_path))
 			return mp_error_prefix("--eval");
 		t->have_test = 1;
 	}
@@ -491,27 +493,27 @@ static int setup(struct trainer *t)
 				 "--fresh-optimizer", o->resume, optim_kind_name(kind));
 			goto out;
 		}
-		if (meta_double(&ck.meta, "train.lr", &v) < 0)
+		if (ckpt_double(&ck.meta, "train.lr", &v) < 0)
 			goto out;
 		if (meta_get(&ck.meta, "train.lr"))
 			lr = v;
-		if (meta_double(&ck.meta, "train.momentum", &v) < 0)
+		if (ckpt_double(&ck.meta, "train.momentum", &v) < 0)
 			goto out;
 		if (meta_get(&ck.meta, "train.momentum"))
 			momentum = v;
-		if ((rc = meta_long(&ck.meta, "train.batch", &n)) < 0)
+		if ((rc = ckpt_long(&ck.meta, "train.batch", &n)) < 0)
 			goto out;
 		if (rc == 1 && n >= 1 && n <= INT32_MAX)
 			batch = (int)n;
-		if ((rc = meta_long(&ck.meta, "train.shuffle", &n)) < 0)
+		if ((rc = ckpt_long(&ck.meta, "train.shuffle", &n)) < 0)
 			goto out;
 		if (rc == 1)
 			t->shuffle = n != 0;
-		if ((rc = meta_long(&ck.meta, "train.seed", &n)) < 0)
+		if ((rc = ckpt_long(&ck.meta, "train.seed", &n)) < 0)
 			goto out;
 		if (rc == 1)
 			t->seed = (uint64_t)n;
-		if ((rc = meta_long(&ck.meta, "train.epoch", &n)) < 0)
+		if ((rc = ckpt_long(&ck.meta, "train.epoch", &n)) < 0)
 			goto out;
 		t->epoch = rc == 1 ? n : 0;
 		rc = -1;
@@ -564,7 +566,7 @@ out:
 
 static double evaluate(struct trainer *t)
 {
-	const struct dataset *d = &t->test;
+	const struct train_data *d = &t->test;
 	size_t sz = shape_size(d->shape), correct = 0;
 	int C = t->m.classes;
 	t->m.mode = MODEL_EVAL;
@@ -610,7 +612,7 @@ double train_step(struct model *m, struct optim *o, const float *x,
 
 static int run_epoch(struct trainer *t, struct stats *st)
 {
-	const struct dataset *d = &t->data;
+	const struct train_data *d = &t->data;
 	size_t sz = shape_size(d->shape), n = d->n;
 	size_t correct = 0, correct_true = 0;
 	double loss_sum = 0;
@@ -982,9 +984,9 @@ out:
 	if (t.m.layers)
 		model_release(&t.m);
 	meta_release(&t.base);
-	dataset_release(&t.data);
+	train_data_release(&t.data);
 	if (t.have_test)
-		dataset_release(&t.test);
+		train_data_release(&t.test);
 	save_schedule_release(&t.sched);
 	return rc;
 }
