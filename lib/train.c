@@ -397,23 +397,11 @@ static int check_labels(const struct train_data *d, int classes, const char *wha
 	return 0;
 }
 
-/* The authors' defaults, from the table that built the model. */
-static void arch_defaults(const char *arch, struct shape s, enum optim_kind *k,
-			  double *lr, int *batch)
-{
-	const struct arch *a = arch_find(arch);
-	MP_ASSERT(a);
-	*k = a->opt;
-	*lr = a->lr;
-	*batch = arch_batch(a, s);
-}
-
-static int setup(struct trainer *t)
+/* The training and --eval data; the base meta every checkpoint starts
+ * from. */
+static int load_data(struct trainer *t)
 {
 	const struct train_opts *o = t->o;
-	struct npz_bundle ck = { 0 };
-	int rc = -1;
-
 	if (train_data_load(&t->data, o->train_path))
 		return -1;
 	if (o->eval_path) {
@@ -423,138 +411,174 @@ static int setup(struct trainer *t)
 	}
 	meta_init(&t->base);
 	meta_merge(&t->base, &t->data.meta);
+	return 0;
+}
 
-	enum optim_kind kind;
-	double lr;
-	int batch;
-	double momentum = 0.9;
-	if (o->resume) {
-		if (npz_bundle_load(&ck, o->resume))
-			return mp_error_prefix("--resume");
-		if (model_load(&t->m, &ck)) {
-			mp_error_prefix("%s", o->resume);
-			goto out;
-		}
-		if (o->arch && strcmp(o->arch, t->m.arch)) {
-			mp_error("%s is a '%s' model, not '%s'", o->resume, t->m.arch, o->arch);
-			goto out;
-		}
-		if (o->classes && o->classes != t->m.classes) {
-			mp_error("%s has %d classes, not %d", o->resume, t->m.classes, o->classes);
-			goto out;
-		}
-		/* Provenance the checkpoint carries beyond its data (e.g.
-		 * transplant.*) stays with the model. */
-		for (size_t i = 0; i < ck.meta.n; i++)
-			if (strncmp(ck.meta.keys[i], "train.", 6)
-			    && strncmp(ck.meta.keys[i], "model.", 6))
-				meta_set(&t->base, ck.meta.keys[i], "%s", ck.meta.vals[i]);
-	} else {
-		int classes = o->classes ? o->classes
-			    : t->data.classes_meta ? t->data.classes_meta
-			    : t->data.max_label + 1;
-		if (!o->arch) {
-			mp_error("no --arch given");
-			goto out;
-		}
-		if (model_build(&t->m, o->arch, t->data.shape, classes))
-			goto out;
-	}
-	if (!model_accepts(&t->m, t->data.shape)) {
-		mp_error("the data's samples are %dx%dx%d but the model takes %dx%dx%d",
-			 t->data.shape.c, t->data.shape.h, t->data.shape.w,
-			 t->m.input.c, t->m.input.h, t->m.input.w);
-		goto out;
-	}
-	if (check_labels(&t->data, t->m.classes, "the training data"))
-		goto out;
-	if (t->have_test) {
-		if (!model_accepts(&t->m, t->test.shape)) {
-			mp_error("--eval data's samples are %dx%dx%d but the model takes %dx%dx%d",
-				 t->test.shape.c, t->test.shape.h, t->test.shape.w,
-				 t->m.input.c, t->m.input.h, t->m.input.w);
-			goto out;
-		}
-		if (check_labels(&t->test, t->m.classes, "the --eval data"))
-			goto out;
-	}
+/* A new model: --arch for the data's sample shape and class count. */
+static int new_model(struct trainer *t)
+{
+	const struct train_opts *o = t->o;
+	int classes = o->classes ? o->classes
+		    : t->data.classes_meta ? t->data.classes_meta
+		    : t->data.max_label + 1;
+	if (!o->arch)
+		return mp_error("no --arch given");
+	return model_build(&t->m, o->arch, t->data.shape, classes);
+}
 
-	arch_defaults(t->m.arch, t->m.input, &kind, &lr, &batch);
-	t->shuffle = 0;
-	t->seed = 0;
-	if (o->resume) {
-		const char *k = meta_get(&ck.meta, "train.optimizer");
-		double v;
-		long n;
-		if (k && optim_kind_parse(k, &kind))
-			goto out;
-		if (o->opt_set && o->opt != kind && !o->fresh_optimizer) {
-			mp_error("%s was trained with %s: changing the optimizer needs "
-				 "--fresh-optimizer", o->resume, optim_kind_name(kind));
-			goto out;
-		}
-		if (ckpt_double(&ck.meta, "train.lr", &v) < 0)
-			goto out;
-		if (meta_get(&ck.meta, "train.lr"))
-			lr = v;
-		if (ckpt_double(&ck.meta, "train.momentum", &v) < 0)
-			goto out;
-		if (meta_get(&ck.meta, "train.momentum"))
-			momentum = v;
-		if ((rc = ckpt_long(&ck.meta, "train.batch", &n)) < 0)
-			goto out;
-		if (rc == 1 && n >= 1 && n <= INT32_MAX)
-			batch = (int)n;
-		if ((rc = ckpt_long(&ck.meta, "train.shuffle", &n)) < 0)
-			goto out;
-		if (rc == 1)
-			t->shuffle = n != 0;
-		if ((rc = ckpt_long(&ck.meta, "train.seed", &n)) < 0)
-			goto out;
-		if (rc == 1)
-			t->seed = (uint64_t)n;
-		if ((rc = ckpt_long(&ck.meta, "train.epoch", &n)) < 0)
-			goto out;
-		t->epoch = rc == 1 ? n : 0;
-		rc = -1;
-	}
+/* The model of --resume's checkpoint ck, which must be what --arch and
+ * --classes say if given. */
+static int resume_model(struct trainer *t, struct npz_bundle *ck)
+{
+	const struct train_opts *o = t->o;
+	if (npz_bundle_load(ck, o->resume))
+		return mp_error_prefix("--resume");
+	if (model_load(&t->m, ck))
+		return mp_error_prefix("%s", o->resume);
+	if (o->arch && strcmp(o->arch, t->m.arch))
+		return mp_error("%s is a '%s' model, not '%s'", o->resume, t->m.arch, o->arch);
+	if (o->classes && o->classes != t->m.classes)
+		return mp_error("%s has %d classes, not %d", o->resume, t->m.classes, o->classes);
+	/* Provenance the checkpoint carries beyond its data (e.g.
+	 * transplant.*) stays with the model. */
+	for (size_t i = 0; i < ck->meta.n; i++)
+		if (strncmp(ck->meta.keys[i], "train.", 6)
+		    && strncmp(ck->meta.keys[i], "model.", 6))
+			meta_set(&t->base, ck->meta.keys[i], "%s", ck->meta.vals[i]);
+	return 0;
+}
+
+static int check_data(const struct trainer *t)
+{
+	const struct model *m = &t->m;
+	if (!model_accepts(m, t->data.shape))
+		return mp_error("the data's samples are %dx%dx%d but the model takes %dx%dx%d",
+				t->data.shape.c, t->data.shape.h, t->data.shape.w,
+				m->input.c, m->input.h, m->input.w);
+	if (check_labels(&t->data, m->classes, "the training data"))
+		return -1;
+	if (!t->have_test)
+		return 0;
+	if (!model_accepts(m, t->test.shape))
+		return mp_error("--eval data's samples are %dx%dx%d but the model takes %dx%dx%d",
+				t->test.shape.c, t->test.shape.h, t->test.shape.w,
+				m->input.c, m->input.h, m->input.w);
+	return check_labels(&t->test, m->classes, "the --eval data");
+}
+
+/* What a run is made of, in three layers: the architecture's defaults
+ * (arch.h's table), over them a resumed checkpoint's train.* keys, over
+ * those the command line. */
+struct run_params {
+	enum optim_kind opt;
+	double lr, momentum;
+	int batch, shuffle;
+	uint64_t seed;
+};
+
+static void params_defaults(struct run_params *p, const struct model *m)
+{
+	const struct arch *a = arch_find(m->arch);
+	MP_ASSERT(a);           /* the model was built from the table */
+	p->opt = a->opt;
+	p->lr = a->lr;
+	p->momentum = 0.9;
+	p->batch = arch_batch(a, m->input);
+	p->shuffle = 0;
+	p->seed = 0;
+}
+
+/* The checkpoint's keys where it has them, and its epoch (0 if none). */
+static int params_resume(struct run_params *p, const struct train_opts *o,
+			 const struct meta *ck, long *epoch)
+{
+	const char *k = meta_get(ck, "train.optimizer");
+	long batch = p->batch, shuffle = p->shuffle, seed = (long)p->seed;
+	if (k && optim_kind_parse(k, &p->opt))
+		return -1;
+	if (o->opt_set && o->opt != p->opt && !o->fresh_optimizer)
+		return mp_error("%s was trained with %s: changing the optimizer needs "
+				"--fresh-optimizer", o->resume, optim_kind_name(p->opt));
+	*epoch = 0;
+	if (ckpt_double(ck, "train.lr", &p->lr) < 0
+	    || ckpt_double(ck, "train.momentum", &p->momentum) < 0
+	    || ckpt_long(ck, "train.batch", &batch) < 0
+	    || ckpt_long(ck, "train.shuffle", &shuffle) < 0
+	    || ckpt_long(ck, "train.seed", &seed) < 0
+	    || ckpt_long(ck, "train.epoch", epoch) < 0)
+		return -1;
+	if (batch >= 1 && batch <= INT32_MAX)
+		p->batch = (int)batch;
+	p->shuffle = shuffle != 0;
+	p->seed = (uint64_t)seed;
+	return 0;
+}
+
+static void params_options(struct run_params *p, const struct train_opts *o)
+{
 	if (o->opt_set)
-		kind = o->opt;
+		p->opt = o->opt;
 	if (o->lr >= 0)
-		lr = o->lr;
+		p->lr = o->lr;
 	if (o->momentum >= 0)
-		momentum = o->momentum;
+		p->momentum = o->momentum;
 	if (o->batch > 0)
-		batch = o->batch;
+		p->batch = o->batch;
 	if (o->shuffle >= 0)
-		t->shuffle = o->shuffle;
+		p->shuffle = o->shuffle;
 	if (o->seed_set)
-		t->seed = o->seed;
-	t->batch = batch;
-	t->eval_batch = o->eval_batch > 0 ? o->eval_batch : batch > 256 ? batch : 256;
+		p->seed = o->seed;
+}
+
+/* The optimizer and RNG state --resume's checkpoint holds. */
+static int resume_state(struct trainer *t, const struct npz_bundle *ck)
+{
+	const struct train_opts *o = t->o;
+	if (!o->fresh_optimizer && load_opt_state(t, ck))
+		return -1;
+	const struct npz_array *a = npz_bundle_get(ck, "rng.state");
+	if (!a)
+		return 0;
+	uint64_t s[RNG_STATE_WORDS];
+	if (a->h.dtype != NPY_I8 || a->h.count != RNG_STATE_WORDS)
+		return mp_error("%s: 'rng.state' is not int64 (%d)", o->resume,
+				RNG_STATE_WORDS);
+	memcpy(s, a->data, sizeof s);
+	return rng_set_state(&t->rng, s);
+}
+
+static int setup(struct trainer *t)
+{
+	const struct train_opts *o = t->o;
+	struct npz_bundle ck = { 0 };
+	struct run_params p;
+	int rc = -1;
+
+	if (load_data(t))
+		return -1;
+	if (o->resume ? resume_model(t, &ck) : new_model(t))
+		goto out;
+	if (check_data(t))
+		goto out;
+	params_defaults(&p, &t->m);
+	if (o->resume && params_resume(&p, o, &ck.meta, &t->epoch))
+		goto out;
+	params_options(&p, o);
+	t->batch = p.batch;
+	t->shuffle = p.shuffle;
+	t->seed = p.seed;
+	t->eval_batch = o->eval_batch > 0 ? o->eval_batch : p.batch > 256 ? p.batch : 256;
 	t->until = o->until >= 0 ? o->until : train_default_until(&t->data.meta, t->data.shape);
 
-	optim_init(&t->opt, kind, lr, t->m.nparams, t->m.params, t->m.grads);
-	if (kind == OPTIM_SGD) {
-		t->opt.momentum = momentum;
+	optim_init(&t->opt, p.opt, p.lr, t->m.nparams, t->m.params, t->m.grads);
+	if (p.opt == OPTIM_SGD) {
+		t->opt.momentum = p.momentum;
 		optim_reset(&t->opt);
 	}
 	rng_seed(&t->rng, t->seed);
 	if (o->resume) {
-		if (!o->fresh_optimizer && load_opt_state(t, &ck))
+		if (resume_state(t, &ck))
 			goto out;
-		const struct npz_array *a = npz_bundle_get(&ck, "rng.state");
-		if (a) {
-			uint64_t s[RNG_STATE_WORDS];
-			if (a->h.dtype != NPY_I8 || a->h.count != RNG_STATE_WORDS) {
-				mp_error("%s: 'rng.state' is not int64 (%d)", o->resume,
-					 RNG_STATE_WORDS);
-				goto out;
-			}
-			memcpy(s, a->data, sizeof s);
-			if (rng_set_state(&t->rng, s))
-				goto out;
-		}
 	} else {
 		model_init_params(&t->m, &t->rng);
 	}
