@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "table.h"
 #include "util.h"
 
 static int cnn_batch(struct shape in)
@@ -68,26 +69,12 @@ const struct arch arch_table[] = {
 
 char *arch_names(void)
 {
-	size_t n = 0, len = 1;
-	while (arch_table[n].name)
-		len += strlen(arch_table[n++].name) + 4;
-	char *s = xmalloc(len), *p = s;
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
-			     arch_table[i].name);
-	*p = '\0';
-	return s;
+	return table_names(arch_table, sizeof *arch_table);
 }
 
 const struct arch *arch_find(const char *name)
 {
-	for (const struct arch *a = arch_table; a->name; a++)
-		if (!strcmp(a->name, name))
-			return a;
-	char *names = arch_names();
-	mp_error("unknown architecture '%s' (%s)", name, names);
-	free(names);
-	return NULL;
+	return table_find(arch_table, sizeof *arch_table, "architecture", name);
 }
 
 int arch_batch(const struct arch *a, struct shape in)
