@@ -1,10 +1,10 @@
 /*
  * test_arch.c: the architecture table (arch.h). Every entry is complete
- * (a forgotten default would otherwise be a zero learning rate or batch),
- * builds on the input its authors trained it on with the probes and
- * final layer the table promises, and the lookups, batch rules and lists
- * say what --help and the errors show.
+ * (a forgotten default would otherwise be a zero learning rate or batch)
+ * and builds with the probes and final layer the table promises, and the
+ * lookups, batch rules and lists say what --help and the errors show.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +15,7 @@
 
 TEST(entries_complete)
 {
-	int n = 0;
-	for (const struct arch *a = arch_table; a->name; a++, n++) {
+	for (const struct arch *a = arch_table; a->name; a++) {
 		CHECK(*a->name && a->summary && *a->summary && a->build);
 		CHECK(a->opt == OPTIM_SGD || a->opt == OPTIM_ADAM);
 		CHECK(a->lr > 0 && a->lr < 1);
@@ -26,26 +25,17 @@ TEST(entries_complete)
 		CHECK(a->layers && *a->layers && a->final && *a->final);
 		CHECK(arch_find(a->name) == a);
 	}
-	CHECK(n == 5);
 }
 
-/* Each architecture on its papers' input: builds, and its probes and
- * final layer are the table's. */
+/* Each architecture, on an input every one takes: it builds, and its
+ * probes and final layer are the table's. */
 TEST(builds_as_the_table_says)
 {
-	static const struct { const char *name; struct shape in; int classes; } cases[] = {
-		{ "mlp", { 1, 28, 28 }, 10 },
-		{ "cnn", { 3, 32, 32 }, 10 },
-		{ "alexnet", { 3, 64, 64 }, 200 },
-		{ "alexnet-cifar", { 3, 32, 32 }, 100 },
-		{ "resnet18", { 3, 32, 32 }, 10 },
-	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const struct arch *a = arch_find(cases[i].name);
+	for (const struct arch *a = arch_table; a->name; a++) {
 		struct model m;
-		CHECK(a != NULL);
-		if (!a || model_build(&m, a->name, cases[i].in, cases[i].classes)) {
+		if (model_build(&m, a->name, (struct shape){ 3, 64, 64 }, 7)) {
 			CHECK(!"model_build");
+			printf("#   %s: %s\n", a->name, mp_errmsg());
 			continue;
 		}
 		char *p = model_probe_list(&m);
@@ -54,7 +44,7 @@ TEST(builds_as_the_table_says)
 		char w[48];
 		snprintf(w, sizeof w, "%s.weight", a->final);
 		const struct model_tensor *t = model_tensor_find(&m, w);
-		CHECK(t && t->ndim == 2 && t->shape[0] == cases[i].classes);
+		CHECK(t && t->ndim == 2 && t->shape[0] == 7);
 		free(p);
 		model_release(&m);
 	}
