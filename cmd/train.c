@@ -1,8 +1,8 @@
 /*
- * train: train the papers' MLP or CNN on a data stream, exactly as the
- * authors did by default (PAPER.md), saving checkpoints on a schedule and
- * stopping at a target training accuracy; resume bit for bit. The loop is
- * lib/train.c; this file parses options.
+ * train: train one of the papers' architectures (arch.h's table) on a data
+ * stream, exactly as the authors did by default (PAPER.md), saving
+ * checkpoints on a schedule and stopping at a target training accuracy;
+ * resume bit for bit. The loop is lib/train.c; this file parses options.
  */
 #include <getopt.h>
 #include <math.h>

@@ -85,8 +85,9 @@ int arch_batch(const struct arch *a, struct shape in)
 void arch_help_defaults(FILE *f, int indent)
 {
 	for (const struct arch *a = arch_table; a->name; a++) {
-		fprintf(f, "%*s%-14s %s\n%*s%-14s %s, lr %g, batch ", indent, "", a->name,
-			a->summary, indent, "", "", optim_kind_name(a->opt), a->lr);
+		fprintf(f, "%*s%-14s %s\n", indent, "", a->name, a->summary);
+		fprintf(f, "%*s%-14s %s, lr %g, batch ", indent, "", "",
+			optim_kind_name(a->opt), a->lr);
 		if (a->batch_for)
 			fprintf(f, "%s\n", a->batch_help);
 		else

@@ -79,11 +79,12 @@ static const char *formula(char *buf, size_t cap, int maxval, int centered)
 void data_help_sets(FILE *f, int indent)
 {
 	char buf[32];
-	for (const struct data_info *i = data_table; i->name; i++)
-		fprintf(f, "%*s%-14s %dx%dx%d, %d classes, x = %s\n%*s%-14s %s\n", indent,
-			"", i->name, i->c, i->h, i->w, i->classes,
-			formula(buf, sizeof buf, i->maxval, i->centered), indent, "", "",
-			i->summary);
+	for (const struct data_info *i = data_table; i->name; i++) {
+		fprintf(f, "%*s%-14s %dx%dx%d, %d classes, x = %s\n", indent, "", i->name,
+			i->c, i->h, i->w, i->classes,
+			formula(buf, sizeof buf, i->maxval, i->centered));
+		fprintf(f, "%*s%-14s %s\n", indent, "", "", i->summary);
+	}
 }
 
 void data_help_until(FILE *f, int indent)
