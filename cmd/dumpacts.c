@@ -9,6 +9,7 @@
 
 #include "acts.h"
 #include "cli.h"
+#include "arch.h"
 #include "model.h"
 #include "par.h"
 #include "util.h"
@@ -34,17 +35,15 @@ static void help(void)
 	       "They are stored (--compress 0) unless MEMPROBE_COMPRESS or --compress\n"
 	       "says otherwise: activations barely compress, and deflate is 25x slower.\n\n"
 	       "  -m, --model CKPT     checkpoint written by train (or transplant)\n"
-	       "  -l, --layers LIST    comma-separated layer names, or all (default);\n"
-	       "                       mlp: input fc1 fc2 fc3 fc4, cnn: input flat fc1 fc2 fc3,\n"
-	       "                       alexnet: flat fc1 fc2,\n"
-	       "                       resnet18: l0 l0_1 l0_2 l0_3 l1 l2 l3 l4 bf_last\n"
-	       "  -d, --outdir DIR     write DIR/NAME.npz for each layer\n"
+	       "  -l, --layers LIST    comma-separated layer names, or all (default):\n");
+	arch_help_layers(stdout, 23);
+	printf("  -d, --outdir DIR     write DIR/NAME.npz for each layer\n"
 	       "  -p, --predict        write predictions (pred, and logits as score)\n"
 	       "  -b, --batch N        samples per forward pass (256)\n"
 	       "      --bn-mode MODE   batch norm with running statistics (eval, default)\n"
 	       "                       or each batch's own (batch, as the authors; the\n"
 	       "                       results then depend on --batch and the order)\n"
-	       "  -j, --threads N      threads (0: all CPUs)\n");
+	       "  -j, --threads N      threads (0: every CPU it may use)\n");
 }
 
 enum { OPT_BN_MODE = 256 };
@@ -123,17 +122,17 @@ static const char **resolve_layers(const struct dumpacts_opts *o,
 		const struct model_probe *p = model_probe_find(m, t);
 		if (!p) {
 			char *names = model_probe_list(m);
-			die_usage(usage, "unknown layer '%s' (a %s model has: %s)", t,
+			cli_usage(&o->cli, "unknown layer '%s' (a %s model has: %s)", t,
 				  m->arch, names);
 		}
 		for (int i = 0; i < *n; i++)
 			if (!strcmp(v[i], p->name))
-				die_usage(usage, "layer '%s' given twice", t);
+				cli_usage(&o->cli, "layer '%s' given twice", t);
 		v[(*n)++] = p->name;
 	}
 	free(copy);
 	if (*n == 0)
-		die_usage(usage, "no layers in '%s'", o->layers);
+		cli_usage(&o->cli, "no layers in '%s'", o->layers);
 	return v;
 }
 
@@ -162,7 +161,7 @@ int main(int argc, char **argv)
 		has_bn |= m.layers[i].kind == LAYER_BATCHNORM2D;
 	m.mode = o.bn_batch ? MODEL_BATCH_STATS : MODEL_EVAL;
 	if (!o.predict && nlayers > 1 && !o.outdir)
-		die_usage(usage, "%d layers need --outdir DIR (or one --layers NAME)", nlayers);
+		cli_usage(&o.cli, "%d layers need --outdir DIR (or one --layers NAME)", nlayers);
 
 	struct acts_opts ao = {
 		.data_path = o.data, .layers = layers, .nlayers = nlayers,

@@ -27,17 +27,18 @@ static void help(void)
 {
 	printf("Write a data set as a data stream: meta.txt, y int32 (N),\n"
 	       "x float32 (N,C,H,W), read from the set's original files.\n\n"
-	       "NAME is one of mnist, fashion-mnist, cifar10, cifar100, digits,\n"
-	       "tiny-imagenet. See mkdata(1) for where each set's files are looked for.\n\n"
+	       "NAME is one of (x as the authors normalised the raw values v):\n");
+	data_help_sets(stdout, 2);
+	printf("\n"
 	       "  --split train|test        which split (default train)\n"
 	       "  --limit N                 keep the first N samples\n"
 	       "  --data-dir DIR            where the files are (default\n"
 	       "                            $MEMPROBE_DATA/NAME, MEMPROBE_DATA=data);\n"
 	       "                            may name the archive or CSV file itself\n"
-	       "  --normalize authors|none  x = 2v/255-1 (v/255 for tiny-imagenet,\n"
-	       "                            2v/16-1 for digits), or the raw values v\n"
-	       "                            (default authors)\n"
-	       "  --coarse                  cifar100: the 20 superclasses as labels\n");
+	       "  --normalize authors|none  x as above (default authors), or the raw\n"
+	       "                            values v\n"
+	       "  --coarse                  cifar100: the 20 superclasses as labels\n\n"
+	       "See mkdata(1) for where each set's files are looked for.\n");
 }
 
 static void parse_args(struct mkdata_opts *o, int argc, char **argv)
@@ -81,9 +82,10 @@ static void parse_args(struct mkdata_opts *o, int argc, char **argv)
 		cli_usage(cli, "which data set?");
 	if (argc - optind > 1)
 		cli_usage(cli, "one data set at a time ('%s' is extra)", argv[optind + 1]);
-	o->data.name = data_name_lookup(argv[optind]);
-	if (!o->data.name)
-		cli_usage(cli, "unknown data set '%s'", argv[optind]);
+	const struct data_info *set = data_find(argv[optind]);
+	if (!set)
+		cli_usage(cli, "%s", mp_errmsg());
+	o->data.name = set->name;
 	if (o->data.coarse && strcmp(o->data.name, "cifar100"))
 		cli_usage(cli, "--coarse applies to cifar100 only");
 	cli_done(cli);

@@ -68,6 +68,8 @@ struct cli {
 	const char *quiet_help; /* -q's line in --help; NULL: "no progress on
 				   standard error" */
 	int help_width;         /* column of the help's descriptions; 0: 23 */
+	void (*epilog)(void);   /* --help's text after the shared options
+	                         * (tables of names and defaults), or NULL */
 
 	/* The shared options, once cli_getopt() returned -1 and cli_done()
 	 * ran. */

@@ -20,12 +20,19 @@
  * come as one file, that file), else $MEMPROBE_DATA/NAME (MEMPROBE_DATA
  * defaults to `data` in the working directory), plus a system location
  * where Debian installs a set (Fashion-MNIST, scikit-learn's digits).
+ *
+ * The sets are a table (data_table, in data.c), the one place that knows
+ * what sets there are and, for each, its loader, where its files are, its
+ * shape, classes and normalisation, and the accuracy the authors trained
+ * it to; mkdata's NAME, its --help and errors, train's --until default
+ * and (checked by tests/manlists.bats) the man pages come from it.
  */
 #ifndef MEMPROBE_DATA_H
 #define MEMPROBE_DATA_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "meta.h"
 #include "npz.h"
@@ -34,7 +41,7 @@ enum data_split { DATA_TRAIN, DATA_TEST };
 enum data_norm { DATA_NORM_AUTHORS, DATA_NORM_NONE };
 
 struct data_opts {
-	const char *name;       /* mnist fashion-mnist cifar10 cifar100 digits tiny-imagenet */
+	const char *name;       /* a name in data_table */
 	enum data_split split;
 	size_t limit;           /* keep the first `limit` samples; 0: all */
 	const char *dir;        /* --data-dir, or NULL for the default places */
@@ -44,9 +51,11 @@ struct data_opts {
 #define DATA_OPTS_INIT { NULL, DATA_TRAIN, 0, NULL, 0 }
 
 struct data_set {
-	const char *name;       /* as in data_opts (static string) */
+	const struct data_info *info;   /* its entry in data_table */
 	enum data_split split;
 	size_t n;               /* samples */
+	/* The table's, unless the files say otherwise (MNIST's image size,
+	 * Tiny ImageNet's wnids, CIFAR-100's --coarse labels): */
 	int c, h, w;            /* one sample's shape */
 	int classes;
 	int maxval;             /* raw values are 0..maxval: 255, 16 for digits */
@@ -61,8 +70,37 @@ struct data_set {
 	struct meta meta;       /* keys the loader adds (data.source, ...) */
 };
 
-/* Is `name` a data set mkdata knows? Its canonical static string or NULL. */
-const char *data_name_lookup(const char *name);
+/* A data set mkdata knows: what is known of it before a file is read. */
+struct data_info {
+	const char *name;       /* mkdata NAME, data.name; its folder
+				 * $MEMPROBE_DATA/NAME */
+	const char *summary;    /* one line for --help: the files it reads */
+	/* The format's loader (below): fills n, y, pix or rows, data.source,
+	 * and what the files decide of the shape and classes. */
+	int (*load)(struct data_set *d, const struct data_opts *o);
+	const char *system;     /* a second folder, where Debian installs it,
+				 * or NULL */
+	int c, h, w;            /* one sample's shape */
+	int classes;
+	int maxval, centered;   /* as in struct data_set */
+	double until;           /* the authors' stopping accuracy (percent),
+				 * or 0 where they had none */
+};
+
+/* The table, in --help's order; the entry after the last has no name. */
+extern const struct data_info data_table[];
+
+/* The entry for a name, or NULL with a message naming the known ones:
+ * "unknown data set 'NAME' (mnist, ... or tiny-imagenet)". */
+const struct data_info *data_find(const char *name);
+/* "mnist, fashion-mnist, cifar10, cifar100, digits or tiny-imagenet",
+ * malloc'd. */
+char *data_names(void);
+/* --help's lists, one set a line (or two) after `indent` spaces: the
+ * shape, classes, normalisation and files (mkdata); the stopping
+ * accuracy of the sets that have one (train). */
+void data_help_sets(FILE *f, int indent);
+void data_help_until(FILE *f, int indent);
 /* Parse "train"/"test", "authors"/"none". -1 with a message otherwise. */
 int data_split_parse(const char *s, enum data_split *out);
 int data_norm_parse(const char *s, enum data_norm *out);
@@ -90,11 +128,12 @@ void data_release(struct data_set *d);
 
 /* ---- for the loaders (lib/idx.c, cifar.c, digits.c, tinyimagenet.c) ---- */
 
-/* The directories to search for set `sub` ("mnist"): o->dir alone when
- * given, else $MEMPROBE_DATA/sub (or data/sub) then `system` (may be NULL).
- * Returns the count; dirs[] are malloc'd (free with data_dirs_free). */
-size_t data_dirs(const struct data_opts *o, const char *sub,
-		 const char *system, char *dirs[2]);
+/* The directories to search for a set: o->dir alone when given, else
+ * $MEMPROBE_DATA/NAME (or data/NAME) then the set's system folder if it
+ * has one. Returns the count; dirs[] are malloc'd (free with
+ * data_dirs_free). */
+size_t data_dirs(const struct data_opts *o, const struct data_info *info,
+		 char *dirs[2]);
 void data_dirs_free(char *dirs[2], size_t n);
 /* "DIR/NAME" (malloc'd); NAME alone when DIR is "" or ".". */
 char *data_path(const char *dir, const char *name);
@@ -109,8 +148,10 @@ void data_add_source(struct data_set *d, const char *path);
 /* Keep the first `limit` samples of a held set (pix and y). */
 void data_truncate(struct data_set *d, size_t limit);
 
-/* The formats. Each fills d (name, split, n, shape, classes, maxval,
- * centered, y, and pix or rows) or returns -1 with a message. */
+/* The formats, called by data_load with d's info, split, shape, classes,
+ * maxval and centered set from the table. Each fills n, y, and pix or
+ * rows (and what its files decide of the rest), or returns -1 with a
+ * message. */
 int idx_load_set(struct data_set *d, const struct data_opts *o);      /* mnist, fashion-mnist */
 int cifar_load_set(struct data_set *d, const struct data_opts *o);    /* cifar10, cifar100 */
 int digits_load_set(struct data_set *d, const struct data_opts *o);   /* digits */

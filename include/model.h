@@ -2,7 +2,8 @@
  * model.h: a network as a list of layer descriptors over numbered
  * activation slots, with every parameter in one contiguous block (and its
  * gradient in another), named and shaped as PyTorch's state_dict names
- * them; presets for the papers' architectures; checkpoint arrays.
+ * them; checkpoint arrays. The papers' architectures are built from
+ * these blocks by the builders of the table in arch.h.
  *
  *   struct model m;
  *   if (model_build(&m, "mlp", (struct shape){1, 28, 28}, 10)) die_lib();
@@ -51,9 +52,7 @@ size_t shape_size(struct shape s);
 enum layer_kind {
 	LAYER_LINEAR,           /* weight (O, I), bias (O) */
 	LAYER_CONV2D,           /* weight (OC, C, K, K), bias (OC) */
-	LAYER_RELU,
 	LAYER_MAXPOOL2D,
-	LAYER_AVGPOOL2D,
 	LAYER_FLATTEN,          /* (C, H, W) -> (C*H*W, 1, 1), shares memory */
 	LAYER_BATCHNORM2D,      /* weight, bias (C); buffers running_mean,
 				 * running_var (C), num_batches_tracked () */
@@ -126,12 +125,11 @@ struct model {
 	int *written;           /* (nslots) backward bookkeeping */
 };
 
-/* Architectures model_build knows, for messages and --help. */
-extern const char *const model_archs[];
-
-/* Build an architecture for one sample's input shape and a class count;
- * parameters are zero until model_init_params or model_load. -1 with a
- * message for an unknown name or an input the architecture cannot take. */
+/* Build an architecture of the table (arch.h) for one sample's input
+ * shape and a class count; parameters are zero until model_init_params
+ * or model_load. -1 with a message for an unknown name or an input the
+ * architecture cannot take. Defined in lib/arch.c, above the builders:
+ * model.c itself knows no architecture. */
 int model_build(struct model *m, const char *arch, struct shape input,
 		int classes);
 void model_release(struct model *m);
@@ -174,7 +172,6 @@ char *model_probe_list(const struct model *m);
 const struct model_tensor *model_tensor_find(const struct model *m, const char *name);
 /* Pointer to a tensor's data (params or buffers). */
 float *model_tensor_data(const struct model *m, const struct model_tensor *t);
-float *model_tensor_grad(const struct model *m, const struct model_tensor *t);
 
 /* ---- checkpoints ---- */
 
@@ -186,10 +183,16 @@ void model_set_meta(const struct model *m, struct meta *meta);
 int model_write(const struct model *m, struct npz_writer *w);
 /* Build the model a checkpoint's meta describes and load its tensors
  * (float32 or float64 arrays of exactly the registered shapes; every one
- * must be present). Other members are ignored. */
+ * must be present). Other members are ignored. In lib/arch.c, as
+ * model_build. */
 int model_load(struct model *m, const struct npz_bundle *b);
+/* model_load's second half: fill a model laid out for the checkpoint
+ * (model_begin and a builder, not yet model_finish) from its arrays,
+ * every one checked before any parameter memory is allocated. On failure
+ * m is released. */
+int model_load_tensors(struct model *m, const struct npz_bundle *b);
 
-/* ---- building blocks for presets (model.c, and new architecture files) ---- */
+/* ---- building blocks for the architectures' builders (arch.h) ---- */
 
 /* Start an empty model on an input shape. */
 void model_begin(struct model *m, const char *arch, struct shape input, int classes);
@@ -199,9 +202,7 @@ int model_add_linear(struct model *m, int in, const char *name, int units,
 		     int bias, int relu);
 int model_add_conv2d(struct model *m, int in, const char *name, int channels,
 		     int k, int stride, int pad, int bias, int relu);
-int model_add_relu(struct model *m, int in);
 int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad);
-int model_add_avgpool2d(struct model *m, int in, int k, int stride, int pad);
 int model_add_flatten(struct model *m, int in);
 /* BatchNorm2d over the channels of slot `in` (parameters NAME.weight,
  * NAME.bias; buffers NAME.running_mean, NAME.running_var,
@@ -213,15 +214,16 @@ int model_add_add(struct model *m, int a, int b, int relu);
 int model_add_global_avgpool(struct model *m, int in);
 /* Name a slot as probe-able. */
 void model_add_probe(struct model *m, const char *name, int slot);
+/* The papers' classifier: flatten slot `in` (probed as `flat`), linear
+ * layers fc1..fcN of widths[] units with ReLU, each probed, then the final
+ * linear layer m->final to m->classes units, with or without a bias. The
+ * logits' slot, or -1 with a message. */
+int model_add_classifier(struct model *m, int in, const char *flat,
+			 const int *widths, int n, int bias);
 /* Allocate the parameter, gradient and buffer blocks; the last layer's
  * output must be (classes, 1, 1). */
 int model_finish(struct model *m);
 
-/* Presets in their own files, called by model_build after model_begin:
- * lib/alexnet.c (cifar: the CIFAR-100 variant's first two convolutions),
- * lib/resnet.c. */
-int model_build_alexnet(struct model *m, int cifar);
-int model_build_resnet18(struct model *m);
 /* The value of a tensor with dtype NPY_I8 (num_batches_tracked). */
 int64_t model_tensor_i64(const struct model *m, const struct model_tensor *t);
 void model_tensor_set_i64(const struct model *m, const struct model_tensor *t,

@@ -20,8 +20,10 @@
 #include "model.h"
 #include "optim.h"
 
-/* A held data stream: labels and x (the whole set). */
-struct dataset {
+/* A training or --eval data stream held in memory: labels and x, the
+ * whole set (not data.h's struct data_set, a real data set read from
+ * its distribution files). */
+struct train_data {
 	struct meta meta;
 	size_t n;
 	struct shape shape;     /* one sample */
@@ -34,8 +36,8 @@ struct dataset {
 };
 
 /* Load a data stream (NULL or "-": stdin). Needs `y` and `x`. */
-int dataset_load(struct dataset *d, const char *path);
-void dataset_release(struct dataset *d);
+int train_data_load(struct train_data *d, const char *path);
+void train_data_release(struct train_data *d);
 
 /* Checkpoint schedule: SAVE_ALL, SAVE_DYNAMICS, or a list. */
 struct save_schedule {
@@ -77,9 +79,9 @@ struct train_opts {
 #define TRAIN_OPTS_INIT { .lr = -1, .momentum = -1, .max_epochs = 500, \
 	.until = -1, .shuffle = -1, .compress = 1 }
 
-/* The default stopping accuracy (percent) for a data set: by data.name
- * (cifar10 100, mnist and tiny-imagenet 99.9, fashion-mnist and cifar100
- * 99.1), else 99.9 for 1x28x28 input and 100 otherwise. */
+/* The default stopping accuracy (percent) for a data set: the authors'
+ * for its data.name (data.h's table), else 99.9 for 1x28x28 input and
+ * 100 otherwise. */
 double train_default_until(const struct meta *data_meta, struct shape s);
 
 /* One training step on a batch: forward, softmax cross-entropy on y,

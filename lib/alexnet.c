@@ -14,13 +14,13 @@
  */
 #include <stdio.h>
 
+#include "arch.h"
 #include "model.h"
 #include "util.h"
 
-int model_build_alexnet(struct model *m, int cifar)
+static int build(struct model *m, int cifar)
 {
 	static const int ch[5] = { 64, 192, 384, 256, 256 };
-	const char *arch = cifar ? "alexnet-cifar" : "alexnet";
 	int k[5] = { 11, 5, 3, 3, 3 }, stride[5] = { 4, 1, 1, 1, 1 };
 	int pad[5] = { 2, 2, 1, 1, 1 };
 	if (cifar) {
@@ -32,20 +32,21 @@ int model_build_alexnet(struct model *m, int cifar)
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof name, "conv%d", i + 1);
 		if ((s = model_add_conv2d(m, s, name, ch[i], k[i], stride[i], pad[i], 1, 1)) < 0)
-			return mp_error_prefix("%s", arch);
+			return mp_error_prefix("%s", m->arch);
 		if ((i <= 1 || i == 4) && (s = model_add_maxpool2d(m, s, 3, 2, 0)) < 0)
-			return mp_error_prefix("%s: input %dx%d is too small", arch,
+			return mp_error_prefix("%s: input %dx%d is too small", m->arch,
 					       m->input.h, m->input.w);
 	}
-	s = model_add_flatten(m, s);
-	model_add_probe(m, "flat", s);
-	for (int i = 0; i < 2; i++) {
-		snprintf(name, sizeof name, "fc%d", i + 1);
-		s = model_add_linear(m, s, name, 4096, 1, 1);
-		model_add_probe(m, name, s);
-	}
-	if (model_add_linear(m, s, "fc3", m->classes, 1, 0) < 0)
-		return -1;
-	snprintf(m->final, sizeof m->final, "fc3");
-	return 0;
+	static const int widths[] = { 4096, 4096 };
+	return model_add_classifier(m, s, "flat", widths, 2, 1) < 0 ? -1 : 0;
+}
+
+int alexnet_build(struct model *m)
+{
+	return build(m, 0);
+}
+
+int alexnet_cifar_build(struct model *m)
+{
+	return build(m, 1);
 }

@@ -272,12 +272,12 @@ static int load_folder(struct data_set *d, struct part *parts, const char **want
 
 int cifar_load_set(struct data_set *d, const struct data_opts *o)
 {
-	const struct cifar_fmt *f = !strcmp(d->name, "cifar100") ? &fmt100 : &fmt10;
+	const struct cifar_fmt *f = !strcmp(d->info->name, "cifar100") ? &fmt100 : &fmt10;
 	const char *want[5];
 	int nwant;
 	struct part parts[5];
 	char *dirs[2], *arc = NULL, *folder = NULL;
-	size_t nd = data_dirs(o, d->name, NULL, dirs);
+	size_t nd = data_dirs(o, d->info, dirs);
 	int ret = -1;
 
 	memset(parts, 0, sizeof parts);
@@ -330,11 +330,8 @@ int cifar_load_set(struct data_set *d, const struct data_opts *o)
 	if (o->limit && o->limit < n)
 		n = o->limit;
 	d->n = n;
-	d->c = 3;
-	d->h = d->w = 32;
-	d->classes = f->hundred ? (o->coarse ? 20 : 100) : 10;
-	d->maxval = 255;
-	d->centered = 1;
+	if (f->hundred && o->coarse)
+		d->classes = 20;
 	if (nwant == 1) {
 		/* One member: keep its buffers rather than copy them. */
 		d->y = parts[0].y;

@@ -283,6 +283,8 @@ void cli_help(const struct cli *c)
 		help_opt(w, "    --force", "write the stream even to a terminal");
 	help_opt(w, "-h, --help", "this help");
 	help_opt(w, "    --version", "the version of memprobe");
+	if (c->epilog)
+		c->epilog();
 	mp_close_stdout();
 	exit(0);
 }

@@ -12,18 +12,86 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "table.h"
 #include "util.h"
 
-static const char *const names[] = {
-	"mnist", "fashion-mnist", "cifar10", "cifar100", "digits", "tiny-imagenet",
+#define DIGITS_SKLEARN "/usr/lib/python3/dist-packages/sklearn/datasets/data"
+
+/* PAPER.md for the normalisations and stopping accuracies. */
+const struct data_info data_table[] = {
+	{
+		.name = "mnist", .summary = "MNIST's four IDX files",
+		.load = idx_load_set,
+		.c = 1, .h = 28, .w = 28, .classes = 10, .maxval = 255, .centered = 1,
+		.until = 99.9,
+	},
+	{
+		.name = "fashion-mnist", .summary = "Fashion-MNIST's four IDX files",
+		.load = idx_load_set, .system = "/usr/share/datasets/fashion-mnist",
+		.c = 1, .h = 28, .w = 28, .classes = 10, .maxval = 255, .centered = 1,
+		.until = 99.1,
+	},
+	{
+		.name = "cifar10", .summary = "cifar-10-binary.tar.gz, or its folder",
+		.load = cifar_load_set,
+		.c = 3, .h = 32, .w = 32, .classes = 10, .maxval = 255, .centered = 1,
+		.until = 100,
+	},
+	{
+		.name = "cifar100", .summary = "cifar-100-binary.tar.gz, or its folder",
+		.load = cifar_load_set,
+		.c = 3, .h = 32, .w = 32, .classes = 100, .maxval = 255, .centered = 1,
+		.until = 99.1,
+	},
+	{
+		.name = "digits", .summary = "scikit-learn's digits.csv.gz",
+		.load = digits_load_set, .system = DIGITS_SKLEARN,
+		.c = 1, .h = 8, .w = 8, .classes = 10, .maxval = 16, .centered = 1,
+	},
+	{
+		.name = "tiny-imagenet", .summary = "tiny-imagenet-200.zip, or its folder",
+		.load = tinyimagenet_load_set,
+		.c = 3, .h = 64, .w = 64, .classes = 200, .maxval = 255, .centered = 0,
+		.until = 99.9,
+	},
+	{ .name = NULL },
 };
 
-const char *data_name_lookup(const char *name)
+char *data_names(void)
 {
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (!strcmp(name, names[i]))
-			return names[i];
-	return NULL;
+	return table_names(data_table, sizeof *data_table);
+}
+
+const struct data_info *data_find(const char *name)
+{
+	return table_find(data_table, sizeof *data_table, "data set", name);
+}
+
+static const char *formula(char *buf, size_t cap, int maxval, int centered)
+{
+	if (centered)
+		snprintf(buf, cap, "2*v/%d-1", maxval);
+	else
+		snprintf(buf, cap, "v/%d", maxval);
+	return buf;
+}
+
+void data_help_sets(FILE *f, int indent)
+{
+	char buf[32];
+	for (const struct data_info *i = data_table; i->name; i++) {
+		fprintf(f, "%*s%-14s %dx%dx%d, %d classes, x = %s\n", indent, "", i->name,
+			i->c, i->h, i->w, i->classes,
+			formula(buf, sizeof buf, i->maxval, i->centered));
+		fprintf(f, "%*s%-14s %s\n", indent, "", "", i->summary);
+	}
+}
+
+void data_help_until(FILE *f, int indent)
+{
+	for (const struct data_info *i = data_table; i->name; i++)
+		if (i->until > 0)
+			fprintf(f, "%*s%-14s %g\n", indent, "", i->name, i->until);
 }
 
 int data_split_parse(const char *s, enum data_split *out)
@@ -53,8 +121,8 @@ const char *data_split_str(enum data_split s)
 	return s == DATA_TEST ? "test" : "train";
 }
 
-size_t data_dirs(const struct data_opts *o, const char *sub,
-		 const char *system, char *dirs[2])
+size_t data_dirs(const struct data_opts *o, const struct data_info *info,
+		 char *dirs[2])
 {
 	if (o->dir) {
 		dirs[0] = xstrdup(o->dir);
@@ -63,10 +131,10 @@ size_t data_dirs(const struct data_opts *o, const char *sub,
 	const char *base = getenv("MEMPROBE_DATA");
 	if (!base || !*base)
 		base = "data";
-	dirs[0] = data_path(base, sub);
-	if (!system)
+	dirs[0] = data_path(base, info->name);
+	if (!info->system)
 		return 1;
-	dirs[1] = xstrdup(system);
+	dirs[1] = xstrdup(info->system);
 	return 2;
 }
 
@@ -133,22 +201,19 @@ void data_truncate(struct data_set *d, size_t limit)
 
 int data_load(struct data_set *d, const struct data_opts *o)
 {
-	int rc;
 	memset(d, 0, sizeof *d);
 	meta_init(&d->meta);
-	d->name = data_name_lookup(o->name ? o->name : "");
+	d->info = data_find(o->name ? o->name : "");
 	d->split = o->split;
-	if (!d->name)
-		return mp_error("unknown data set '%s'", o->name ? o->name : "");
-	if (!strcmp(d->name, "mnist") || !strcmp(d->name, "fashion-mnist"))
-		rc = idx_load_set(d, o);
-	else if (!strcmp(d->name, "cifar10") || !strcmp(d->name, "cifar100"))
-		rc = cifar_load_set(d, o);
-	else if (!strcmp(d->name, "digits"))
-		rc = digits_load_set(d, o);
-	else
-		rc = tinyimagenet_load_set(d, o);
-	if (rc) {
+	if (!d->info)
+		return -1;
+	d->c = d->info->c;
+	d->h = d->info->h;
+	d->w = d->info->w;
+	d->classes = d->info->classes;
+	d->maxval = d->info->maxval;
+	d->centered = d->info->centered;
+	if (d->info->load(d, o)) {
 		data_release(d);
 		return -1;
 	}
@@ -189,13 +254,11 @@ void data_normalize(float *out, const uint8_t *in, size_t n,
 const char *data_norm_formula(const struct data_set *d, enum data_norm norm,
 			      char *buf, size_t cap)
 {
-	if (norm == DATA_NORM_NONE)
+	if (norm == DATA_NORM_NONE) {
 		snprintf(buf, cap, "v");
-	else if (d->centered)
-		snprintf(buf, cap, "2*v/%d-1", d->maxval);
-	else
-		snprintf(buf, cap, "v/%d", d->maxval);
-	return buf;
+		return buf;
+	}
+	return formula(buf, cap, d->maxval, d->centered);
 }
 
 int data_write(struct data_set *d, struct npz_writer *w, enum data_norm norm,
@@ -208,7 +271,7 @@ int data_write(struct data_set *d, struct npz_writer *w, enum data_norm norm,
 	float *x = NULL;       /* (chunk, c, h, w) */
 	int ret = -1;
 
-	meta_set(&m, "data.name", "%s", d->name);
+	meta_set(&m, "data.name", "%s", d->info->name);
 	meta_set(&m, "data.split", "%s", data_split_str(d->split));
 	meta_set(&m, "data.n", "%zu", d->n);
 	meta_set(&m, "data.classes", "%d", d->classes);

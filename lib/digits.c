@@ -17,7 +17,6 @@
 #include "util.h"
 
 #define DIGITS_PIX 64
-#define DIGITS_SKLEARN "/usr/lib/python3/dist-packages/sklearn/datasets/data"
 
 /* One line: 64 pixels and a label. */
 static int parse_line(char *s, const char *path, size_t lineno, uint8_t *pix,
@@ -107,7 +106,7 @@ int digits_load_set(struct data_set *d, const struct data_opts *o)
 {
 	static const char *const files[] = { "digits.csv.gz", "digits.csv" };
 	char *dirs[2], *path = NULL;
-	size_t nd = data_dirs(o, "digits", DIGITS_SKLEARN, dirs);
+	size_t nd = data_dirs(o, d->info, dirs);
 	int ret = -1;
 
 	if (o->dir && data_is_file(o->dir))
@@ -144,11 +143,6 @@ int digits_load_set(struct data_set *d, const struct data_opts *o)
 	} else {
 		d->n -= ntest;
 	}
-	d->c = 1;
-	d->h = d->w = 8;
-	d->classes = 10;
-	d->maxval = 16;
-	d->centered = 1;
 	data_add_source(d, path);
 	ret = 0;
 out:

@@ -153,13 +153,12 @@ static char *find_idx(const char *dir, const char *name)
 
 int idx_load_set(struct data_set *d, const struct data_opts *o)
 {
-	int fashion = !strcmp(d->name, "fashion-mnist");
+	int fashion = !strcmp(d->info->name, "fashion-mnist");
 	const char *pre = o->split == DATA_TEST ? "t10k" : "train";
 	char *iname = xasprintf("%s-images-idx3-ubyte", pre);
 	char *lname = xasprintf("%s-labels-idx1-ubyte", pre);
 	char *dirs[2];
-	size_t nd = data_dirs(o, fashion ? "fashion-mnist" : "mnist",
-			      fashion ? "/usr/share/datasets/fashion-mnist" : NULL, dirs);
+	size_t nd = data_dirs(o, d->info, dirs);
 	char *ipath = NULL, *lpath = NULL;
 	uint8_t *img = NULL, *lab = NULL;
 	uint32_t idims[3], ldims[1];
@@ -168,7 +167,7 @@ int idx_load_set(struct data_set *d, const struct data_opts *o)
 
 	if (o->dir && !data_is_dir(o->dir)) {
 		mp_error("'%s' is not a directory (--data-dir for %s names the folder "
-			 "of the four IDX files)", o->dir, d->name);
+			 "of the four IDX files)", o->dir, d->info->name);
 		goto out;
 	}
 	for (size_t i = 0; i < nd && !ipath; i++)
@@ -202,12 +201,8 @@ int idx_load_set(struct data_set *d, const struct data_opts *o)
 		goto out;
 	}
 	d->n = idims[0];
-	d->c = 1;
 	d->h = (int)idims[1];
 	d->w = (int)idims[2];
-	d->classes = 10;
-	d->maxval = 255;
-	d->centered = 1;
 	d->y = xmallocarray(d->n, sizeof *d->y);
 	for (size_t i = 0; i < d->n; i++) {
 		if (lab[i] >= 10) {

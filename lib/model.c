@@ -1,7 +1,8 @@
 /*
- * model.c: networks as layer lists over activation slots; the papers' MLP
- * and CNN presets; forward and backward dispatch; PyTorch default
- * initialisation; the tensors of a checkpoint.
+ * model.c: networks as layer lists over activation slots, the building
+ * blocks the architectures' builders use (lib/arch.c and the presets sit
+ * above this file: it knows no architecture), forward and backward
+ * dispatch, PyTorch default initialisation, the tensors of a checkpoint.
  */
 #include "model.h"
 
@@ -12,9 +13,6 @@
 
 #include "par.h"
 #include "util.h"
-
-const char *const model_archs[] = { "mlp", "cnn", "alexnet", "alexnet-cifar",
-				    "resnet18", NULL };
 
 size_t shape_size(struct shape s)
 {
@@ -136,36 +134,18 @@ int model_add_conv2d(struct model *m, int in, const char *name, int channels,
 	return l->out;
 }
 
-int model_add_relu(struct model *m, int in)
-{
-	struct layer *l = add_layer(m, LAYER_RELU, in, NULL);
-	l->out = add_slot(m, m->slots[in], -1);
-	return l->out;
-}
-
-static int add_pool(struct model *m, enum layer_kind kind, int in, int k,
-		    int stride, int pad)
+int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad)
 {
 	struct shape s = m->slots[in];
 	struct pool2d_dims d;
 	if (pool2d_dims_init(&d, 1, s.c, s.h, s.w, k, stride, pad))
 		return mp_error_prefix("pooling after %dx%dx%d", s.c, s.h, s.w);
-	struct layer *l = add_layer(m, kind, in, NULL);
+	struct layer *l = add_layer(m, LAYER_MAXPOOL2D, in, NULL);
 	l->k = k;
 	l->stride = stride;
 	l->pad = pad;
 	l->out = add_slot(m, (struct shape){ s.c, d.OH, d.OW }, -1);
 	return l->out;
-}
-
-int model_add_maxpool2d(struct model *m, int in, int k, int stride, int pad)
-{
-	return add_pool(m, LAYER_MAXPOOL2D, in, k, stride, pad);
-}
-
-int model_add_avgpool2d(struct model *m, int in, int k, int stride, int pad)
-{
-	return add_pool(m, LAYER_AVGPOOL2D, in, k, stride, pad);
 }
 
 int model_add_flatten(struct model *m, int in)
@@ -222,6 +202,21 @@ void model_add_probe(struct model *m, const char *name, int slot)
 	p->slot = slot;
 }
 
+int model_add_classifier(struct model *m, int in, const char *flat,
+			 const int *widths, int n, int bias)
+{
+	int s = model_add_flatten(m, in);
+	char name[16];
+	model_add_probe(m, flat, s);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "fc%d", i + 1);
+		if ((s = model_add_linear(m, s, name, widths[i], 1, 1)) < 0)
+			return -1;
+		model_add_probe(m, name, s);
+	}
+	return model_add_linear(m, s, m->final, m->classes, bias, 0);
+}
+
 /* Batch norm's initial buffers: mean 0, variance 1, no batches seen. */
 static void reset_buffers(struct model *m)
 {
@@ -251,89 +246,6 @@ int model_finish(struct model *m)
 	if (m->nbuffers)
 		m->buffers = xaligned_calloc(m->nbuffers, sizeof(float));
 	reset_buffers(m);
-	return 0;
-}
-
-/* ---- presets ---- */
-
-static int build_mlp(struct model *m)
-{
-	int s = model_add_flatten(m, 0);
-	model_add_probe(m, "input", s);
-	static const int widths[] = { 128, 512, 2048, 2048 };
-	char name[8];
-	for (int i = 0; i < 4; i++) {
-		snprintf(name, sizeof name, "fc%d", i + 1);
-		s = model_add_linear(m, s, name, widths[i], 1, 1);
-		model_add_probe(m, name, s);
-	}
-	if (model_add_linear(m, s, "fc5", m->classes, 1, 0) < 0)
-		return -1;
-	snprintf(m->final, sizeof m->final, "fc5");
-	return 0;
-}
-
-static int build_cnn(struct model *m)
-{
-	static const int ch[] = { 16, 16, 32, 32, 64, 64 };
-	model_add_probe(m, "input", 0);
-	int s = 0;
-	char name[8];
-	for (int i = 0; i < 6; i++) {
-		snprintf(name, sizeof name, "conv%d", i + 1);
-		if ((s = model_add_conv2d(m, s, name, ch[i], 3, 1, 1, 1, 1)) < 0)
-			return -1;
-		if (i % 2 == 1 && (s = model_add_maxpool2d(m, s, 2, 2, 0)) < 0)
-			return mp_error_prefix("cnn needs at least 8x8 input, not %dx%d",
-					       m->input.h, m->input.w);
-	}
-	s = model_add_flatten(m, s);
-	model_add_probe(m, "flat", s);
-	for (int i = 0; i < 3; i++) {
-		snprintf(name, sizeof name, "fc%d", i + 1);
-		s = model_add_linear(m, s, name, 250, 1, 1);
-		model_add_probe(m, name, s);
-	}
-	if (model_add_linear(m, s, "fc4", m->classes, 0, 0) < 0)
-		return -1;
-	snprintf(m->final, sizeof m->final, "fc4");
-	return 0;
-}
-
-/* The layers and tensors of an architecture, no parameter memory yet. */
-static int build_layout(struct model *m, const char *arch, struct shape input,
-			int classes)
-{
-	if (input.c < 1 || input.h < 1 || input.w < 1 || shape_size(input) > INT32_MAX)
-		return mp_error("invalid input shape %dx%dx%d", input.c, input.h, input.w);
-	if (classes < 2 || classes > 1000000)
-		return mp_error("invalid number of classes %d", classes);
-	int rc;
-	model_begin(m, arch, input, classes);
-	if (!strcmp(arch, "mlp"))
-		rc = build_mlp(m);
-	else if (!strcmp(arch, "cnn"))
-		rc = build_cnn(m);
-	else if (!strcmp(arch, "alexnet") || !strcmp(arch, "alexnet-cifar"))
-		rc = model_build_alexnet(m, !strcmp(arch, "alexnet-cifar"));
-	else if (!strcmp(arch, "resnet18"))
-		rc = model_build_resnet18(m);
-	else
-		rc = mp_error("unknown architecture '%s' (mlp, cnn, alexnet, "
-			      "alexnet-cifar or resnet18)", arch);
-	if (rc)
-		model_release(m);
-	return rc;
-}
-
-int model_build(struct model *m, const char *arch, struct shape input, int classes)
-{
-	if (build_layout(m, arch, input, classes))
-		return -1;
-	if (model_finish(m)) {
-		model_release(m);
-		return -1;
-	}
 	return 0;
 }
 
@@ -583,17 +495,10 @@ void model_forward_layers(struct model *m, const float *x, int B, int nlayers)
 			conv2d_forward(out, in, lw(m, l), lb(m, l), m->scratch, &d, l->relu);
 			break;
 		}
-		case LAYER_RELU:
-			relu_forward(out, in, (size_t)B * shape_size(s));
-			break;
-		case LAYER_MAXPOOL2D:
-		case LAYER_AVGPOOL2D: {
+		case LAYER_MAXPOOL2D: {
 			struct pool2d_dims d;
 			pool2d_dims_init(&d, B, s.c, s.h, s.w, l->k, l->stride, l->pad);
-			if (l->kind == LAYER_MAXPOOL2D)
-				maxpool2d_forward(out, m->aux[i], in, &d);
-			else
-				avgpool2d_forward(out, in, &d);
+			maxpool2d_forward(out, m->aux[i], in, &d);
 			break;
 		}
 		case LAYER_FLATTEN:
@@ -661,20 +566,12 @@ void model_backward(struct model *m, int B, const struct nn_hook *hook)
 					&d, l->relu, hook);
 			break;
 		}
-		case LAYER_RELU:
-			if (din)
-				relu_backward(din, dout, out, nin);
-			break;
-		case LAYER_MAXPOOL2D:
-		case LAYER_AVGPOOL2D: {
+		case LAYER_MAXPOOL2D: {
 			struct pool2d_dims d;
 			if (!din)
 				break;
 			pool2d_dims_init(&d, B, s.c, s.h, s.w, l->k, l->stride, l->pad);
-			if (l->kind == LAYER_MAXPOOL2D)
-				maxpool2d_backward(din, dout, m->aux[i], &d);
-			else
-				avgpool2d_backward(din, dout, &d);
+			maxpool2d_backward(din, dout, m->aux[i], &d);
 			break;
 		}
 		case LAYER_FLATTEN:
@@ -745,11 +642,6 @@ float *model_tensor_data(const struct model *m, const struct model_tensor *t)
 	return (t->buffer ? m->buffers : m->params) + t->off;
 }
 
-float *model_tensor_grad(const struct model *m, const struct model_tensor *t)
-{
-	return t->buffer ? NULL : m->grads + t->off;
-}
-
 int64_t model_tensor_i64(const struct model *m, const struct model_tensor *t)
 {
 	int64_t v;
@@ -811,54 +703,69 @@ static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t c
 	return npy_shape_str(&h, buf, cap);
 }
 
-int model_load(struct model *m, const struct npz_bundle *b)
+/* Is checkpoint array a (or NULL) fit for tensor t? 0, or -1 with a
+ * message. */
+static int check_tensor(const struct model *m, const struct model_tensor *t,
+			const struct npz_array *a, const char *in)
 {
-	const char *arch = meta_get(&b->meta, "model.arch");
-	const char *in = meta_get(&b->meta, "model.input");
-	const char *cl = meta_get(&b->meta, "model.classes");
-	struct shape s;
-	long classes;
-	if (!arch || !in || !cl)
-		return mp_error("not a model checkpoint (meta.txt has no '%s')",
-				!arch ? "model.arch" : !in ? "model.input" : "model.classes");
-	if (shape_parse(in, &s))
-		return mp_error_prefix("model.input");
-	if (parse_long(cl, 2, 1000000, &classes))
-		return mp_error_prefix("model.classes");
+	char want[160], got[160];
+	if (!a)
+		return mp_error("checkpoint has no '%s' (a %s model needs it)",
+				t->name, m->arch);
+	int same = a->h.ndim == t->ndim;
+	for (int k = 0; same && k < t->ndim; k++)
+		same = a->h.shape[k] == t->shape[k];
+	if (!same) {
+		shape_str(t->ndim, t->shape, want, sizeof want);
+		npy_shape_str(&a->h, got, sizeof got);
+		return mp_error("'%s' has shape %s, but %s on %s input with "
+				"%d classes needs %s", t->name, got, m->arch, in,
+				m->classes, want);
+	}
+	if (t->dtype == NPY_I8) {
+		/* A counter: any integer dtype (PyTorch writes int64). */
+		if (a->h.dtype != NPY_I8 && a->h.dtype != NPY_I4)
+			return mp_error("'%s' has dtype %s, not an integer",
+					t->name, npy_dtype_str(a->h.dtype));
+	} else if (a->h.dtype != NPY_F4 && a->h.dtype != NPY_F8) {
+		return mp_error("'%s' has dtype %s, not a float", t->name,
+				npy_dtype_str(a->h.dtype));
+	}
+	return 0;
+}
+
+static void copy_tensor(struct model *m, const struct model_tensor *t,
+			const struct npz_array *a)
+{
+	float *dst = model_tensor_data(m, t);
+	if (t->dtype == NPY_I8) {
+		int64_t v;
+		if (a->h.dtype == NPY_I8) {
+			memcpy(&v, a->data, sizeof v);
+		} else {
+			int32_t v4;
+			memcpy(&v4, a->data, sizeof v4);
+			v = v4;
+		}
+		model_tensor_set_i64(m, t, v);
+	} else if (a->h.dtype == NPY_F4) {
+		memcpy(dst, a->data, t->count * sizeof(float));
+	} else {
+		const double *src = a->data;
+		for (size_t k = 0; k < t->count; k++)
+			dst[k] = (float)src[k];
+	}
+}
+
+int model_load_tensors(struct model *m, const struct npz_bundle *b)
+{
 	/* Every tensor is checked against the checkpoint before the model's
 	 * memory is allocated: the size meta.txt claims costs nothing unless
 	 * the checkpoint holds the arrays to fill it. */
-	if (build_layout(m, arch, s, (int)classes))
-		return -1;
+	const char *in = meta_get(&b->meta, "model.input");
 	for (int i = 0; i < m->ntensors; i++) {
 		const struct model_tensor *t = &m->tensors[i];
-		const struct npz_array *a = npz_bundle_get(b, t->name);
-		char want[160], got[160];
-		int rc = 0;
-		if (!a) {
-			rc = mp_error("checkpoint has no '%s' (a %s model needs it)",
-				      t->name, arch);
-		} else {
-			int same = a->h.ndim == t->ndim;
-			for (int k = 0; same && k < t->ndim; k++)
-				same = a->h.shape[k] == t->shape[k];
-			if (!same) {
-				shape_str(t->ndim, t->shape, want, sizeof want);
-				npy_shape_str(&a->h, got, sizeof got);
-				rc = mp_error("'%s' has shape %s, but %s on %s input with "
-					      "%d classes needs %s", t->name, got, arch, in,
-					      (int)classes, want);
-			} else if (t->dtype == NPY_I8) {
-				/* A counter: any integer dtype (PyTorch writes int64). */
-				if (a->h.dtype != NPY_I8 && a->h.dtype != NPY_I4)
-					rc = mp_error("'%s' has dtype %s, not an integer",
-						      t->name, npy_dtype_str(a->h.dtype));
-			} else if (a->h.dtype != NPY_F4 && a->h.dtype != NPY_F8) {
-				rc = mp_error("'%s' has dtype %s, not a float", t->name,
-					      npy_dtype_str(a->h.dtype));
-			}
-		}
-		if (rc) {
+		if (check_tensor(m, t, npz_bundle_get(b, t->name), in)) {
 			/* After the message: it names the tensor, which this frees. */
 			model_release(m);
 			return -1;
@@ -868,27 +775,7 @@ int model_load(struct model *m, const struct npz_bundle *b)
 		model_release(m);
 		return -1;
 	}
-	for (int i = 0; i < m->ntensors; i++) {
-		const struct model_tensor *t = &m->tensors[i];
-		const struct npz_array *a = npz_bundle_get(b, t->name);
-		float *dst = model_tensor_data(m, t);
-		if (t->dtype == NPY_I8) {
-			int64_t v;
-			if (a->h.dtype == NPY_I8) {
-				memcpy(&v, a->data, sizeof v);
-			} else {
-				int32_t v4;
-				memcpy(&v4, a->data, sizeof v4);
-				v = v4;
-			}
-			model_tensor_set_i64(m, t, v);
-		} else if (a->h.dtype == NPY_F4) {
-			memcpy(dst, a->data, t->count * sizeof(float));
-		} else {
-			const double *src = a->data;
-			for (size_t k = 0; k < t->count; k++)
-				dst[k] = (float)src[k];
-		}
-	}
+	for (int i = 0; i < m->ntensors; i++)
+		copy_tensor(m, &m->tensors[i], npz_bundle_get(b, m->tensors[i].name));
 	return 0;
 }

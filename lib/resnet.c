@@ -27,6 +27,7 @@
  */
 #include <stdio.h>
 
+#include "arch.h"
 #include "model.h"
 #include "util.h"
 
@@ -64,7 +65,7 @@ static int basic_block(struct model *m, int in, const char *prefix, int planes,
 	return s;
 }
 
-int model_build_resnet18(struct model *m)
+int resnet18_build(struct model *m)
 {
 	static const int planes[4] = { 64, 128, 256, 512 };
 	static const char *const inner[2] = { "l0_1", "l0_3" };
@@ -74,10 +75,10 @@ int model_build_resnet18(struct model *m)
 	};
 	int s = model_add_conv2d(m, 0, "conv1", 64, 3, 1, 1, 0, 0);
 	if (s < 0)
-		return mp_error_prefix("resnet18");
+		return mp_error_prefix("%s", m->arch);
 	s = model_add_batchnorm2d(m, s, "bn1", 1);
 	if ((s = model_add_maxpool2d(m, s, 3, 2, 1)) < 0)
-		return mp_error_prefix("resnet18");
+		return mp_error_prefix("%s", m->arch);
 	model_add_probe(m, "l0", s);
 	for (int g = 0; g < 4; g++)
 		for (int b = 0; b < 2; b++) {
@@ -87,12 +88,11 @@ int model_build_resnet18(struct model *m)
 			s = basic_block(m, s, prefix, planes[g], stride,
 					g == 0 ? inner[b] : NULL, outs[b][g]);
 			if (s < 0)
-				return mp_error_prefix("resnet18");
+				return mp_error_prefix("%s", m->arch);
 		}
 	s = model_add_global_avgpool(m, s);
 	model_add_probe(m, "bf_last", s);
-	if (model_add_linear(m, s, "fc", m->classes, 1, 0) < 0)
+	if (model_add_linear(m, s, m->final, m->classes, 1, 0) < 0)
 		return -1;
-	snprintf(m->final, sizeof m->final, "fc");
 	return 0;
 }

@@ -481,7 +481,7 @@ static int tin_rows(struct data_set *d, size_t first, size_t count, uint8_t *out
 int tinyimagenet_load_set(struct data_set *d, const struct data_opts *o)
 {
 	char *dirs[2], *wnids = NULL, *annot = NULL;
-	size_t nd = data_dirs(o, "tiny-imagenet", NULL, dirs);
+	size_t nd = data_dirs(o, d->info, dirs);
 	struct tin *t = xcalloc(1, sizeof *t);
 	int classes = 0, ret = -1;
 
@@ -538,11 +538,7 @@ int tinyimagenet_load_set(struct data_set *d, const struct data_opts *o)
 	}
 	t->rgb = xmalloc(TIN_PIX);
 	d->n = t->n;
-	d->c = 3;
-	d->h = d->w = TIN_SIDE;
 	d->classes = classes;
-	d->maxval = 255;
-	d->centered = 0;
 	d->y = xmallocarray(t->n, sizeof *d->y);
 	for (size_t i = 0; i < t->n; i++)
 		d->y[i] = t->it[i].label;

@@ -17,13 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
+#include "data.h"
 #include "par.h"
 #include "util.h"
 #include "validate.h"
 
 /* ---- data ---- */
 
-int dataset_load(struct dataset *d, const char *path)
+int train_data_load(struct train_data *d, const char *path)
 {
 	memset(d, 0, sizeof *d);
 	meta_init(&d->meta);
@@ -119,13 +121,13 @@ out:
 		rc = validate_meta_classes(&d->meta, src, &d->classes_meta);
 	npz_reader_free(r);
 	if (rc < 0) {
-		dataset_release(d);
+		train_data_release(d);
 		return -1;
 	}
 	return 0;
 }
 
-void dataset_release(struct dataset *d)
+void train_data_release(struct train_data *d)
 {
 	meta_release(&d->meta);
 	free(d->y);
@@ -204,14 +206,10 @@ void save_schedule_release(struct save_schedule *s)
 double train_default_until(const struct meta *dm, struct shape s)
 {
 	const char *name = meta_get(dm, "data.name");
-	if (name) {
-		if (!strcmp(name, "cifar10"))
-			return 100.0;
-		if (!strcmp(name, "mnist") || !strcmp(name, "tiny-imagenet"))
-			return 99.9;
-		if (!strcmp(name, "fashion-mnist") || !strcmp(name, "cifar100"))
-			return 99.1;
-	}
+	/* A name the table lacks is no error here (its message is dropped). */
+	const struct data_info *set = name ? data_find(name) : NULL;
+	if (set && set->until > 0)
+		return set->until;
 	return s.c == 1 && s.h == 28 && s.w == 28 ? 99.9 : 100.0;
 }
 
@@ -225,7 +223,7 @@ struct stats {
 
 struct trainer {
 	const struct train_opts *o;
-	struct dataset data, test;
+	struct train_data data, test;
 	int have_test;
 	struct model m;
 	struct optim opt;
@@ -257,14 +255,16 @@ static void fmt_double(char *buf, size_t cap, double v)
 	}
 }
 
-static void meta_set_double(struct meta *m, const char *key, double v)
+/* A checkpoint's train.* keys: written in the shortest exact form, read
+ * back with an error that names the key. */
+static void ckpt_set_double(struct meta *m, const char *key, double v)
 {
 	char buf[64];
 	fmt_double(buf, sizeof buf, v);
 	meta_set(m, key, "%s", buf);
 }
 
-static int meta_double(const struct meta *m, const char *key, double *v)
+static int ckpt_double(const struct meta *m, const char *key, double *v)
 {
 	const char *s = meta_get(m, key);
 	if (!s)
@@ -274,7 +274,7 @@ static int meta_double(const struct meta *m, const char *key, double *v)
 	return 1;
 }
 
-static int meta_long(const struct meta *m, const char *key, long *v)
+static int ckpt_long(const struct meta *m, const char *key, long *v)
 {
 	const char *s = meta_get(m, key);
 	if (!s)
@@ -294,13 +294,13 @@ static int save_checkpoint(struct trainer *t, const struct stats *st)
 	model_set_meta(&t->m, &meta);
 	meta_set(&meta, "train.epoch", "%ld", t->epoch);
 	meta_set(&meta, "train.optimizer", "%s", optim_kind_name(t->opt.kind));
-	meta_set_double(&meta, "train.lr", t->opt.lr);
+	ckpt_set_double(&meta, "train.lr", t->opt.lr);
 	if (t->opt.kind == OPTIM_SGD) {
-		meta_set_double(&meta, "train.momentum", t->opt.momentum);
+		ckpt_set_double(&meta, "train.momentum", t->opt.momentum);
 	} else {
-		meta_set_double(&meta, "train.beta1", t->opt.beta1);
-		meta_set_double(&meta, "train.beta2", t->opt.beta2);
-		meta_set_double(&meta, "train.eps", t->opt.eps);
+		ckpt_set_double(&meta, "train.beta1", t->opt.beta1);
+		ckpt_set_double(&meta, "train.beta2", t->opt.beta2);
+		ckpt_set_double(&meta, "train.eps", t->opt.eps);
 	}
 	meta_set(&meta, "train.batch", "%d", t->batch);
 	meta_set(&meta, "train.shuffle", "%d", t->shuffle);
@@ -377,13 +377,13 @@ static int load_opt_state(struct trainer *t, const struct npz_bundle *b)
 		}
 	}
 	long step = 0;
-	if (meta_long(&b->meta, "train.step", &step) < 0)
+	if (ckpt_long(&b->meta, "train.step", &step) < 0)
 		return -1;
 	t->opt.step = step;
 	return 0;
 }
 
-static int check_labels(const struct dataset *d, int classes, const char *what)
+static int check_labels(const struct train_data *d, int classes, const char *what)
 {
 	if (d->max_label >= classes)
 		return mp_error("%s has label %d but the model has %d classes",
@@ -394,174 +394,188 @@ static int check_labels(const struct dataset *d, int classes, const char *what)
 	return 0;
 }
 
-/* Architecture defaults (PAPER.md). */
-static void arch_defaults(const char *arch, struct shape s, enum optim_kind *k,
-			  double *lr, int *batch)
+/* The training and --eval data; the base meta every checkpoint starts
+ * from. */
+static int load_data(struct trainer *t)
 {
-	if (!strcmp(arch, "cnn")) {
-		*k = OPTIM_ADAM;
-		*lr = 2e-4;
-		/* The authors: 128 for MNIST and Fashion-MNIST, 32 for CIFAR-10. */
-		*batch = s.c == 3 ? 32 : 128;
-	} else if (!strcmp(arch, "alexnet") || !strcmp(arch, "alexnet-cifar")) {
-		*k = OPTIM_ADAM;
-		*lr = 1e-4;
-		/* The authors: 500 for Tiny ImageNet (64x64), 128 for CIFAR-100. */
-		*batch = s.h >= 64 ? 500 : 128;
-	} else {        /* mlp, resnet18 */
-		*k = OPTIM_SGD;
-		*lr = 1e-3;
-		*batch = 32;
+	const struct train_opts *o = t->o;
+	if (train_data_load(&t->data, o->train_path))
+		return -1;
+	if (o->eval_path) {
+		if (train_data_load(&t->test, o->eval_path))
+			return mp_error_prefix("--eval");
+		t->have_test = 1;
 	}
+	meta_init(&t->base);
+	meta_merge(&t->base, &t->data.meta);
+	return 0;
+}
+
+/* A new model: --arch for the data's sample shape and class count. */
+static int new_model(struct trainer *t)
+{
+	const struct train_opts *o = t->o;
+	int classes = o->classes ? o->classes
+		    : t->data.classes_meta ? t->data.classes_meta
+		    : t->data.max_label + 1;
+	if (!o->arch)
+		return mp_error("no --arch given");
+	return model_build(&t->m, o->arch, t->data.shape, classes);
+}
+
+/* The model of --resume's checkpoint ck, which must be what --arch and
+ * --classes say if given. */
+static int resume_model(struct trainer *t, struct npz_bundle *ck)
+{
+	const struct train_opts *o = t->o;
+	if (npz_bundle_load(ck, o->resume))
+		return mp_error_prefix("--resume");
+	if (model_load(&t->m, ck))
+		return mp_error_prefix("%s", o->resume);
+	if (o->arch && strcmp(o->arch, t->m.arch))
+		return mp_error("%s is a '%s' model, not '%s'", o->resume, t->m.arch, o->arch);
+	if (o->classes && o->classes != t->m.classes)
+		return mp_error("%s has %d classes, not %d", o->resume, t->m.classes, o->classes);
+	/* Provenance the checkpoint carries beyond its data (e.g.
+	 * transplant.*) stays with the model. */
+	for (size_t i = 0; i < ck->meta.n; i++)
+		if (strncmp(ck->meta.keys[i], "train.", 6)
+		    && strncmp(ck->meta.keys[i], "model.", 6))
+			meta_set(&t->base, ck->meta.keys[i], "%s", ck->meta.vals[i]);
+	return 0;
+}
+
+static int check_data(const struct trainer *t)
+{
+	const struct model *m = &t->m;
+	if (!model_accepts(m, t->data.shape))
+		return mp_error("the data's samples are %dx%dx%d but the model takes %dx%dx%d",
+				t->data.shape.c, t->data.shape.h, t->data.shape.w,
+				m->input.c, m->input.h, m->input.w);
+	if (check_labels(&t->data, m->classes, "the training data"))
+		return -1;
+	if (!t->have_test)
+		return 0;
+	if (!model_accepts(m, t->test.shape))
+		return mp_error("--eval data's samples are %dx%dx%d but the model takes %dx%dx%d",
+				t->test.shape.c, t->test.shape.h, t->test.shape.w,
+				m->input.c, m->input.h, m->input.w);
+	return check_labels(&t->test, m->classes, "the --eval data");
+}
+
+/* What a run is made of, in three layers: the architecture's defaults
+ * (arch.h's table), over them a resumed checkpoint's train.* keys, over
+ * those the command line. */
+struct run_params {
+	enum optim_kind opt;
+	double lr, momentum;
+	int batch, shuffle;
+	uint64_t seed;
+};
+
+static void params_defaults(struct run_params *p, const struct model *m)
+{
+	const struct arch *a = arch_find(m->arch);
+	MP_ASSERT(a);           /* the model was built from the table */
+	p->opt = a->opt;
+	p->lr = a->lr;
+	p->momentum = 0.9;
+	p->batch = arch_batch(a, m->input);
+	p->shuffle = 0;
+	p->seed = 0;
+}
+
+/* The checkpoint's keys where it has them, and its epoch (0 if none). */
+static int params_resume(struct run_params *p, const struct train_opts *o,
+			 const struct meta *ck, long *epoch)
+{
+	const char *k = meta_get(ck, "train.optimizer");
+	long batch = p->batch, shuffle = p->shuffle, seed = (long)p->seed;
+	if (k && optim_kind_parse(k, &p->opt))
+		return -1;
+	if (o->opt_set && o->opt != p->opt && !o->fresh_optimizer)
+		return mp_error("%s was trained with %s: changing the optimizer needs "
+				"--fresh-optimizer", o->resume, optim_kind_name(p->opt));
+	*epoch = 0;
+	if (ckpt_double(ck, "train.lr", &p->lr) < 0
+	    || ckpt_double(ck, "train.momentum", &p->momentum) < 0
+	    || ckpt_long(ck, "train.batch", &batch) < 0
+	    || ckpt_long(ck, "train.shuffle", &shuffle) < 0
+	    || ckpt_long(ck, "train.seed", &seed) < 0
+	    || ckpt_long(ck, "train.epoch", epoch) < 0)
+		return -1;
+	if (batch >= 1 && batch <= INT32_MAX)
+		p->batch = (int)batch;
+	p->shuffle = shuffle != 0;
+	p->seed = (uint64_t)seed;
+	return 0;
+}
+
+static void params_options(struct run_params *p, const struct train_opts *o)
+{
+	if (o->opt_set)
+		p->opt = o->opt;
+	if (o->lr >= 0)
+		p->lr = o->lr;
+	if (o->momentum >= 0)
+		p->momentum = o->momentum;
+	if (o->batch > 0)
+		p->batch = o->batch;
+	if (o->shuffle >= 0)
+		p->shuffle = o->shuffle;
+	if (o->seed_set)
+		p->seed = o->seed;
+}
+
+/* The optimizer and RNG state --resume's checkpoint holds. */
+static int resume_state(struct trainer *t, const struct npz_bundle *ck)
+{
+	const struct train_opts *o = t->o;
+	if (!o->fresh_optimizer && load_opt_state(t, ck))
+		return -1;
+	const struct npz_array *a = npz_bundle_get(ck, "rng.state");
+	if (!a)
+		return 0;
+	uint64_t s[RNG_STATE_WORDS];
+	if (a->h.dtype != NPY_I8 || a->h.count != RNG_STATE_WORDS)
+		return mp_error("%s: 'rng.state' is not int64 (%d)", o->resume,
+				RNG_STATE_WORDS);
+	memcpy(s, a->data, sizeof s);
+	return rng_set_state(&t->rng, s);
 }
 
 static int setup(struct trainer *t)
 {
 	const struct train_opts *o = t->o;
 	struct npz_bundle ck = { 0 };
+	struct run_params p;
 	int rc = -1;
 
-	if (dataset_load(&t->data, o->train_path))
+	if (load_data(t))
 		return -1;
-	if (o->eval_path) {
-		if (dataset_load(&t->test, o->eval_path))
-			return mp_error_prefix("--eval");
-		t->have_test = 1;
-	}
-	meta_init(&t->base);
-	meta_merge(&t->base, &t->data.meta);
-
-	enum optim_kind kind;
-	double lr;
-	int batch;
-	double momentum = 0.9;
-	if (o->resume) {
-		if (npz_bundle_load(&ck, o->resume))
-			return mp_error_prefix("--resume");
-		if (model_load(&t->m, &ck)) {
-			mp_error_prefix("%s", o->resume);
-			goto out;
-		}
-		if (o->arch && strcmp(o->arch, t->m.arch)) {
-			mp_error("%s is a '%s' model, not '%s'", o->resume, t->m.arch, o->arch);
-			goto out;
-		}
-		if (o->classes && o->classes != t->m.classes) {
-			mp_error("%s has %d classes, not %d", o->resume, t->m.classes, o->classes);
-			goto out;
-		}
-		/* Provenance the checkpoint carries beyond its data (e.g.
-		 * transplant.*) stays with the model. */
-		for (size_t i = 0; i < ck.meta.n; i++)
-			if (strncmp(ck.meta.keys[i], "train.", 6)
-			    && strncmp(ck.meta.keys[i], "model.", 6))
-				meta_set(&t->base, ck.meta.keys[i], "%s", ck.meta.vals[i]);
-	} else {
-		int classes = o->classes ? o->classes
-			    : t->data.classes_meta ? t->data.classes_meta
-			    : t->data.max_label + 1;
-		if (!o->arch) {
-			mp_error("no --arch given");
-			goto out;
-		}
-		if (model_build(&t->m, o->arch, t->data.shape, classes))
-			goto out;
-	}
-	if (!model_accepts(&t->m, t->data.shape)) {
-		mp_error("the data's samples are %dx%dx%d but the model takes %dx%dx%d",
-			 t->data.shape.c, t->data.shape.h, t->data.shape.w,
-			 t->m.input.c, t->m.input.h, t->m.input.w);
+	if (o->resume ? resume_model(t, &ck) : new_model(t))
 		goto out;
-	}
-	if (check_labels(&t->data, t->m.classes, "the training data"))
+	if (check_data(t))
 		goto out;
-	if (t->have_test) {
-		if (!model_accepts(&t->m, t->test.shape)) {
-			mp_error("--eval data's samples are %dx%dx%d but the model takes %dx%dx%d",
-				 t->test.shape.c, t->test.shape.h, t->test.shape.w,
-				 t->m.input.c, t->m.input.h, t->m.input.w);
-			goto out;
-		}
-		if (check_labels(&t->test, t->m.classes, "the --eval data"))
-			goto out;
-	}
-
-	arch_defaults(t->m.arch, t->m.input, &kind, &lr, &batch);
-	t->shuffle = 0;
-	t->seed = 0;
-	if (o->resume) {
-		const char *k = meta_get(&ck.meta, "train.optimizer");
-		double v;
-		long n;
-		if (k && optim_kind_parse(k, &kind))
-			goto out;
-		if (o->opt_set && o->opt != kind && !o->fresh_optimizer) {
-			mp_error("%s was trained with %s: changing the optimizer needs "
-				 "--fresh-optimizer", o->resume, optim_kind_name(kind));
-			goto out;
-		}
-		if (meta_double(&ck.meta, "train.lr", &v) < 0)
-			goto out;
-		if (meta_get(&ck.meta, "train.lr"))
-			lr = v;
-		if (meta_double(&ck.meta, "train.momentum", &v) < 0)
-			goto out;
-		if (meta_get(&ck.meta, "train.momentum"))
-			momentum = v;
-		if ((rc = meta_long(&ck.meta, "train.batch", &n)) < 0)
-			goto out;
-		if (rc == 1 && n >= 1 && n <= INT32_MAX)
-			batch = (int)n;
-		if ((rc = meta_long(&ck.meta, "train.shuffle", &n)) < 0)
-			goto out;
-		if (rc == 1)
-			t->shuffle = n != 0;
-		if ((rc = meta_long(&ck.meta, "train.seed", &n)) < 0)
-			goto out;
-		if (rc == 1)
-			t->seed = (uint64_t)n;
-		if ((rc = meta_long(&ck.meta, "train.epoch", &n)) < 0)
-			goto out;
-		t->epoch = rc == 1 ? n : 0;
-		rc = -1;
-	}
-	if (o->opt_set)
-		kind = o->opt;
-	if (o->lr >= 0)
-		lr = o->lr;
-	if (o->momentum >= 0)
-		momentum = o->momentum;
-	if (o->batch > 0)
-		batch = o->batch;
-	if (o->shuffle >= 0)
-		t->shuffle = o->shuffle;
-	if (o->seed_set)
-		t->seed = o->seed;
-	t->batch = batch;
-	t->eval_batch = o->eval_batch > 0 ? o->eval_batch : batch > 256 ? batch : 256;
+	params_defaults(&p, &t->m);
+	if (o->resume && params_resume(&p, o, &ck.meta, &t->epoch))
+		goto out;
+	params_options(&p, o);
+	t->batch = p.batch;
+	t->shuffle = p.shuffle;
+	t->seed = p.seed;
+	t->eval_batch = o->eval_batch > 0 ? o->eval_batch : p.batch > 256 ? p.batch : 256;
 	t->until = o->until >= 0 ? o->until : train_default_until(&t->data.meta, t->data.shape);
 
-	optim_init(&t->opt, kind, lr, t->m.nparams, t->m.params, t->m.grads);
-	if (kind == OPTIM_SGD) {
-		t->opt.momentum = momentum;
+	optim_init(&t->opt, p.opt, p.lr, t->m.nparams, t->m.params, t->m.grads);
+	if (p.opt == OPTIM_SGD) {
+		t->opt.momentum = p.momentum;
 		optim_reset(&t->opt);
 	}
 	rng_seed(&t->rng, t->seed);
 	if (o->resume) {
-		if (!o->fresh_optimizer && load_opt_state(t, &ck))
+		if (resume_state(t, &ck))
 			goto out;
-		const struct npz_array *a = npz_bundle_get(&ck, "rng.state");
-		if (a) {
-			uint64_t s[RNG_STATE_WORDS];
-			if (a->h.dtype != NPY_I8 || a->h.count != RNG_STATE_WORDS) {
-				mp_error("%s: 'rng.state' is not int64 (%d)", o->resume,
-					 RNG_STATE_WORDS);
-				goto out;
-			}
-			memcpy(s, a->data, sizeof s);
-			if (rng_set_state(&t->rng, s))
-				goto out;
-		}
 	} else {
 		model_init_params(&t->m, &t->rng);
 	}
@@ -573,7 +587,7 @@ out:
 
 static double evaluate(struct trainer *t)
 {
-	const struct dataset *d = &t->test;
+	const struct train_data *d = &t->test;
 	size_t sz = shape_size(d->shape), correct = 0;
 	int C = t->m.classes;
 	t->m.mode = MODEL_EVAL;
@@ -619,7 +633,7 @@ double train_step(struct model *m, struct optim *o, const float *x,
 
 static int run_epoch(struct trainer *t, struct stats *st)
 {
-	const struct dataset *d = &t->data;
+	const struct train_data *d = &t->data;
 	size_t sz = shape_size(d->shape), n = d->n;
 	size_t correct = 0, correct_true = 0;
 	double loss_sum = 0;
@@ -991,9 +1005,9 @@ out:
 	if (t.m.layers)
 		model_release(&t.m);
 	meta_release(&t.base);
-	dataset_release(&t.data);
+	train_data_release(&t.data);
 	if (t.have_test)
-		dataset_release(&t.test);
+		train_data_release(&t.test);
 	save_schedule_release(&t.sched);
 	return rc;
 }

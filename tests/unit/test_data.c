@@ -96,10 +96,12 @@ TEST(names_splits_paths)
 {
 	enum data_split s;
 	enum data_norm n;
-	CHECK(data_name_lookup("cifar100") && !strcmp(data_name_lookup("cifar100"), "cifar100"));
-	CHECK(data_name_lookup("tiny-imagenet") != NULL);
-	CHECK(data_name_lookup("imagenet") == NULL);
-	CHECK(data_name_lookup("MNIST") == NULL);
+	CHECK(data_find("cifar100") && !strcmp(data_find("cifar100")->name, "cifar100"));
+	CHECK(data_find("tiny-imagenet") != NULL);
+	CHECK(data_find("imagenet") == NULL);
+	CHECK(!strcmp(mp_errmsg(), "unknown data set 'imagenet' (mnist, fashion-mnist, "
+		      "cifar10, cifar100, digits or tiny-imagenet)"));
+	CHECK(data_find("MNIST") == NULL);
 	CHECK(!data_split_parse("test", &s) && s == DATA_TEST);
 	CHECK(!data_split_parse("train", &s) && s == DATA_TRAIN);
 	CHECK(data_split_parse("val", &s) == -1 && strstr(mp_errmsg(), "'val'"));

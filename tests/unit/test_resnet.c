@@ -257,10 +257,6 @@ static void ref_forward(double *logits, void *ctx)
 								l->relu && v < 0 ? 0 : v;
 						}
 			break;
-		case LAYER_RELU:
-			for (size_t k = 0; k < B * nin; k++)
-				out[k] = in[k] < 0 ? 0 : in[k];
-			break;
 		case LAYER_MAXPOOL2D:
 			for (int pl = 0; pl < B * s.c; pl++)
 				for (int oh = 0; oh < so.h; oh++)
