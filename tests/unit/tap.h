@@ -37,8 +37,13 @@ static int tap_n, tap_failed, tap_cur_failed;
 	for (size_t case_ = 0; case_ < sizeof(cases) / sizeof((cases)[0]); case_++) \
 		RUN_AS((cases)[case_].name, fn(&(cases)[case_]))
 
+/* What tap_done runs first, if set (scratch.h: removing its folder). */
+static void (*tap_cleanup)(void);
+
 static inline int tap_done(void)
 {
+	if (tap_cleanup)
+		tap_cleanup();
 	printf("1..%d\n", tap_n);
 	return tap_failed != 0;
 }
