@@ -7,15 +7,10 @@ load helpers
 
 export MEMPROBE_COMPRESS=0
 
-# Data stream: N samples C,H,W; y, and y_true/flipped as corrupt writes.
+# Data stream: N samples C,H,W; y in order, and y_true/flipped as corrupt
+# writes them (helpers.bash's, with truth).
 mkdata_np() { # FILE N C H W [SEED]
-	npy "
-rng = np.random.default_rng(${6:-1})
-n, c, h, w = $2, $3, $4, $5
-y = np.arange(n) % 10
-yt = y.copy(); yt[::3] = (yt[::3] + 4) % 10
-x = rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)
-np.savez('$1', y=y, y_true=yt, flipped=(y != yt).astype(np.uint8), x=x)"
+	npy "images('$1', $2, $3, $4, $5, seed=${6:-1}, truth=True)"
 }
 
 # A checkpoint one epoch into training (weights away from their init).
@@ -290,12 +285,6 @@ with zipfile.ZipFile('rows.npz', 'w', zipfile.ZIP_DEFLATED) as z:
 	need_numpy
 	mksd
 	npy "
-import io, zipfile
-def write(path, meta, arrays):
-    with zipfile.ZipFile(path, 'w') as z:
-        z.writestr('meta.txt', meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.save(b, np.asarray(v)); z.writestr(k + '.npy', b.getvalue())
 rs = np.random.RandomState(0)
 y = np.arange(12) % 10; x = rs.rand(12, 1, 8, 8).astype(np.float32)
 def at(i, v):

@@ -5,24 +5,10 @@
 # determinism, and every error case.
 load helpers
 
-# Python prelude: write() puts meta.txt first and the members in the order
-# given (np.savez cannot); fixture() makes C classes with distinct
-# directions; the reference MASC in NumPy (eigh of each class's X^T X).
-W='import io, zipfile
-def write(path, meta, arrays, compress=False):
-    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", mode) as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-def fixture(n, d=20, c=3, seed=0):
-    rs = np.random.RandomState(seed)
-    y = rs.randint(0, c, n)
-    x = rs.randn(n, d) / (1 + 0.3 * np.arange(d))
-    x[np.arange(n), y] += 2.0
-    x[np.arange(n), (y + 1) % d] += rs.rand(n)
-    return y, x.astype(np.float32)
+# Python prelude: the reference MASC in NumPy (eigh of each class's X^T X);
+# write(), meta() and probe_rows() (C classes with distinct directions)
+# are tests/fixtures.py's.
+W='
 def masc(x, y, C, T=0.99, K=None):
     B = []
     for c in range(C):
@@ -40,16 +26,14 @@ def bases(p):
     return [p["basis"][o[c]:o[c + 1]].T for c in range(len(k))]
 def proj(b):
     return b @ b.T
-def meta(path):
-    return dict(l.split("=", 1) for l in zipfile.ZipFile(path).read("meta.txt").decode().splitlines() if l)
 '
 
 # train.npz / test.npz: activation streams, 3 classes, D=20, int64 labels.
 mkfixtures() {
 	npy "$W
-y, x = fixture(600, seed=1)
+y, x = probe_rows(600, seed=1)
 write('train.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y), ('act', x)])
-y, x = fixture(300, seed=2)
+y, x = probe_rows(300, seed=2)
 write('test.npz', 'data.classes=3\ndumpacts.layer=fc9\ndata.split=test\n', [('y', y), ('y_true', (y + 1) % 3), ('flipped', np.ones(300, np.uint8)), ('act', x)])"
 }
 
@@ -193,7 +177,7 @@ assert meta('c.npz')['masc.method'] == 'primal'"
 @test "masc: data streams are flattened; labels of any integer dtype" {
 	need_numpy
 	npy "$W
-y, x = fixture(400, d=24, seed=3)
+y, x = probe_rows(400, d=24, seed=3)
 write('d.npz', 'data.classes=3\n', [('y', y.astype(np.uint8)), ('x', x.reshape(400, 2, 3, 4))])
 write('a.npz', 'data.classes=3\n', [('y', y.astype(np.int32)), ('act', x)])"
 	masc fit -q d.npz -o p.npz
@@ -296,7 +280,7 @@ r = np.load('r.npz'); assert (r['score'][:, 1] == 0).all()"
 	need_numpy
 	mkfixtures
 	npy "$W
-y, x = fixture(50, seed=4)
+y, x = probe_rows(50, seed=4)
 x[17, 3] = np.nan
 write('nan.npz', '', [('y', y), ('act', x)])
 x[17, 3] = 0
@@ -352,21 +336,7 @@ write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])
 }
 
 # Hostile streams: an .npy header that claims far more than arrives
-# (npyraw: the header, then only `nbytes` of data), wrong dtypes, labels
-# outside the classes.
-L='
-def npyraw(shape, descr="<f4", nbytes=40000):
-    b = io.BytesIO()
-    np.lib.format.write_array_header_1_0(b, dict(descr=descr, fortran_order=False, shape=tuple(shape)))
-    return b.getvalue() + bytes(nbytes)
-def writeraw(path, meta, members):
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("meta.txt", meta)
-        for k, v in members:
-            if not isinstance(v, bytes):
-                b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); v = b.getvalue()
-            z.writestr(k + ".npy", v)
-'
+# (fixtures.py npyraw()), wrong dtypes, labels outside the classes.
 
 # Run masc under a 2 GB address-space limit (and a time limit).
 limited() {
@@ -377,11 +347,11 @@ limited() {
 	need_numpy
 	mkfixtures
 	masc fit -q train.npz -o p.npz
-	npy "$W$L
-y, x = fixture(600, seed=1)
-writeraw('rows28.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('act', npyraw((2**28, 20)))])
-writeraw('rows31.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y[:3]), ('act', npyraw((2**31, 20)))])
-writeraw('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24)))])"
+	npy "$W
+y, x = probe_rows(600, seed=1)
+write('rows28.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('act', npyraw((2**28, 20)))])
+write('rows31.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y[:3]), ('act', npyraw((2**31, 20)))])
+write('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24)))])"
 	[ "$(wc -c < rows28.npz)" -lt 50000 ]
 	limited predict -m p.npz rows28.npz
 	assert_runtime_error
@@ -401,9 +371,9 @@ writeraw('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24))
 	need_numpy
 	# 3 labels, then 'act' declared (3, 2^28): a row of 1 GiB as float32,
 	# 2 GiB as float64, and C*D^2 doubles for the primal scatter matrices
-	npy "$W$L
-y, x = fixture(600, seed=1)
-writeraw('wide28.npz', 'data.classes=3\n', [('y', y[:3]), ('act', npyraw((3, 2**28)))])"
+	npy "$W
+y, x = probe_rows(600, seed=1)
+write('wide28.npz', 'data.classes=3\n', [('y', y[:3]), ('act', npyraw((3, 2**28)))])"
 	[ "$(wc -c < wide28.npz)" -lt 50000 ]
 	for m in auto primal dual; do
 		limited fit --method $m wide28.npz -o p.npz
@@ -418,7 +388,7 @@ writeraw('wide28.npz', 'data.classes=3\n', [('y', y[:3]), ('act', npyraw((3, 2**
 	mkfixtures
 	masc fit -q train.npz -o p.npz
 	npy "$W
-y, x = fixture(60, seed=3)
+y, x = probe_rows(60, seed=3)
 write('i4.npz', 'data.classes=3\n', [('y', y), ('act', (x * 10).astype('<i4'))])
 write('i8.npz', 'data.classes=3\n', [('y', y), ('x', (x * 10).astype('<i8').reshape(60, 4, 5))])
 write('u1.npz', 'data.classes=3\n', [('y', y), ('act', np.zeros((60, 20), np.uint8))])
@@ -445,7 +415,7 @@ write('f8.npz', 'data.classes=3\n', [('y', y), ('act', x.astype(np.float64))])"
 	mkfixtures
 	masc fit -q train.npz -o p.npz
 	npy "$W
-y, x = fixture(60, seed=3)
+y, x = probe_rows(60, seed=3)
 def lab(name, meta, **m):
     a = dict(y=y.astype(np.int32), y_true=y.astype(np.int32), flipped=np.zeros(60, np.uint8))
     for k, (i, v) in m.items():

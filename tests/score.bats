@@ -3,20 +3,11 @@
 # known accuracies: the exact TSV, tags, several inputs, NA cases, errors.
 load helpers
 
-W='import io, zipfile
-def write(path, meta, arrays):
-    with zipfile.ZipFile(path, "w") as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-'
-
 # p.npz: 10 samples, 4 classes; against y 5/10, against y_true 8/10;
 # flipped = 3 samples (all right), kept = 7 samples (5 right).
 # q.npz: no y_true/flipped, 3 of 4 right. Labels int64 as NumPy writes them.
 mkpreds() {
-	npy "$W
+	npy "
 y  = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
 yt = np.array([0, 1, 2, 3, 0, 1, 0, 0, 0, 0])
 pred = np.array([0, 1, 2, 0, 0, 0, 0, 0, 0, 0], np.int32)
@@ -92,7 +83,7 @@ write('q.npz', None, [('y', np.array([1, 1, 0, 2])), ('pred', np.array([1, 1, 0,
 
 @test "score: NA for empty subsets, y_true alone, and n = 0" {
 	need_numpy
-	npy "$W
+	npy "
 write('noflip.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])),
       ('flipped', np.zeros(2, np.uint8)), ('pred', np.array([0, 0]))])
 write('ytonly.npz', None, [('y_true', np.array([0, 1, 1])), ('pred', np.array([0, 1, 0]))])
@@ -107,7 +98,7 @@ write('empty.npz', None, [('y', np.zeros(0, np.int64)), ('pred', np.zeros(0, np.
 
 @test "score: scores large streams against the truth exactly" {
 	need_numpy
-	npy "$W
+	npy "
 rs = np.random.RandomState(1); n = 20000; C = 10
 yt = rs.randint(0, C, n); y = yt.copy(); m = rs.rand(n) < 0.5; y[m] = rs.randint(0, C, m.sum())
 pred = np.where(rs.rand(n) < 0.7, yt, rs.randint(0, C, n)).astype(np.int32)
@@ -122,7 +113,7 @@ open('want.tsv', 'w').write('big.npz\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\n' % 
 
 @test "score: a stream without pred is an error" {
 	need_numpy
-	npy "$W
+	npy "
 write('d.npz', None, [('y', np.array([0, 1])), ('x', np.zeros((2, 1), np.float32))])"
 	run --separate-stderr score d.npz
 	assert_runtime_error
@@ -131,7 +122,7 @@ write('d.npz', None, [('y', np.array([0, 1])), ('x', np.zeros((2, 1), np.float32
 
 @test "score: length mismatches name the file and member" {
 	need_numpy
-	npy "$W
+	npy "
 write('a.npz', None, [('y', np.array([0, 1, 2])), ('pred', np.array([0, 1]))])
 write('b.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.zeros(3, np.uint8)), ('pred', np.array([0, 1]))])"
 	run --separate-stderr score a.npz
@@ -144,7 +135,7 @@ write('b.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('f
 
 @test "score: predictions out of range are errors" {
 	need_numpy
-	npy "$W
+	npy "
 write('w.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, 4])), ('score', np.zeros((2, 4), np.float32))])
 write('m.npz', 'model.classes=3\n', [('y', np.array([0, 1])), ('pred', np.array([3, 0]))])
 write('n.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, -2]))])"
@@ -161,7 +152,7 @@ write('n.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, -2]))])"
 
 @test "score: bad flipped values, missing labels and float predictions are errors" {
 	need_numpy
-	npy "$W
+	npy "
 write('f.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.array([0, 2], np.uint8)), ('pred', np.array([0, 1]))])
 write('l.npz', None, [('pred', np.array([0, 1]))])
 write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
@@ -195,7 +186,7 @@ write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
 
 @test "score: a stream cut at every 1 KiB boundary is an error" {
 	need_numpy
-	npy "$W
+	npy "
 rs = np.random.RandomState(2)
 write('p.npz', 'data.classes=10\n', [('y', rs.randint(0, 10, 500)), ('pred', rs.randint(0, 10, 500)),
       ('score', rs.rand(500, 10).astype(np.float32))])"
@@ -210,7 +201,7 @@ write('p.npz', 'data.classes=10\n', [('y', rs.randint(0, 10, 500)), ('pred', rs.
 
 @test "score: labels outside the classes and absurd class counts are errors" {
 	need_numpy
-	npy "$W
+	npy "
 y = np.array([0, 1, 2, 3]); pred = np.array([0, 1, 2, 3], np.int32); s = np.zeros((4, 4), np.float32)
 write('neg.npz', 'data.classes=4\n', [('y', np.array([0, -1, 2, 3])), ('pred', pred), ('score', s)])
 write('ten.npz', None, [('y', y), ('y_true', np.array([0, 1, 10, 3])), ('pred', pred), ('score', s)])

@@ -6,16 +6,9 @@
 # the edited model predicts exactly what VeLPIC predicts.
 load helpers
 
-W='import io, zipfile
-def write(path, meta, arrays, compress=False):
-    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", mode) as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-def meta(path):
-    return dict(l.split("=", 1) for l in zipfile.ZipFile(path).read("meta.txt").decode().splitlines() if l)
+# Python prelude: the checkpoints' and probes' arrays (write() and meta()
+# are tests/fixtures.py's).
+W='
 def linear(name, o, i, bias=True):
     r = [(name + ".weight", (rs.randn(o, i) / np.sqrt(i)).astype(np.float32))]
     return r + ([(name + ".bias", rs.randn(o).astype(np.float32))] if bias else [])
