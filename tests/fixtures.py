@@ -295,3 +295,22 @@ def probe_rows(n, d=20, c=3, seed=0, nudge=1.0):
     x[np.arange(n), y] += 2.0
     x[np.arange(n), (y + 1) % d] += nudge * rs.rand(n)
     return y, x.astype(np.float32)
+
+def act_stream(path, meta, n, seed, truth=None, flipped=False, nudge=1.0):
+    """An activation stream as dumpacts writes it, of probe_rows(n, seed=,
+    nudge=): y, then y_true = (y + truth) % 3 if truth, flipped (all ones)
+    if flipped, then act."""
+    y, x = probe_rows(n, seed=seed, nudge=nudge)
+    write(path, meta, [("y", y)] + ([("y_true", (y + truth) % 3)] if truth else [])
+          + ([("flipped", np.ones(n, np.uint8))] if flipped else []) + [("act", x)])
+
+def mlp_state_dict(path, dtype):
+    """A PyTorch-style state_dict of the MLP on 1x8x8 with 10 classes, written
+    by NumPy without training: weights and biases N(0, 0.05) (seed 0) as dtype."""
+    rng = np.random.default_rng(0)
+    sizes = [64, 128, 512, 2048, 2048, 10]
+    arrays = []
+    for i in range(5):
+        for k, s in (("weight", (sizes[i + 1], sizes[i])), ("bias", (sizes[i + 1],))):
+            arrays.append(("fc%d.%s" % (i + 1, k), (rng.normal(size=s) * 0.05).astype(dtype)))
+    write(path, "model.arch=mlp\nmodel.input=1x8x8\nmodel.classes=10\n", arrays)

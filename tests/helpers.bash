@@ -39,6 +39,34 @@ assert_usage_error() {
 	assert_equal "$status" 2
 	assert_equal "$output" ""
 }
+# Assert: no FILE, and no temporary (a name with "tmp") beside it.
+assert_no_output() {
+	[ ! -e "$1" ] || fail "'$1' was left behind"
+	[ -z "$(ls -A "$(dirname "$1")" | grep tmp)" ] || fail "a temporary beside '$1' was left behind"
+}
+# REGEX CMD...: run CMD, a runtime error whose message matches REGEX.
+fails_with() {
+	local re=$1
+	shift
+	run --separate-stderr "$@"
+	assert_runtime_error
+	assert_regex "$stderr" "$re"
+}
+# REGEX CMD...: run CMD, a usage error whose message matches REGEX.
+fails_usage() {
+	local re=$1
+	shift
+	run --separate-stderr "$@"
+	assert_usage_error
+	assert_regex "$stderr" "$re"
+}
+# CMD...: run CMD -o out.npz, a runtime error that leaves no out.npz and
+# no temporary.
+fails_leaving_nothing() {
+	run --separate-stderr "$@" -o out.npz
+	assert_runtime_error
+	assert_no_output out.npz
+}
 # Python snippets, given as the argument, after `from fixtures import *`
 # (tests/fixtures.py): npy with NumPy (as np; call need_numpy first), fx
 # with the standard library only (the data sets' writers).

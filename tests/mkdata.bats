@@ -12,11 +12,6 @@ fxnp() { need_numpy; npy "$1"; }
 # Member names and sizes: "name size" lines.
 members_of() { "${PY:-python3}" -c 'import sys, zipfile
 for i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, i.file_size)' "$1"; }
-# No output file and no temporary beside it.
-assert_no_output() {
-	[ ! -e "$1" ] || fail "'$1' was left behind"
-	! ls "$1".tmp.* >/dev/null 2>&1 || fail "a temporary of '$1' was left behind"
-}
 
 # ---- the command line -----------------------------------------------------
 
@@ -45,9 +40,7 @@ assert_no_output() {
 		"mnist --normalize zscore" "mnist --compress 10" "mnist --compress x" \
 		"mnist --coarse" "cifar10 --coarse" "mnist --bogus" "mnist -x" \
 		"mnist --data-dir="; do
-		run --separate-stderr mkdata $args --data-dir d -o out.npz
-		assert_usage_error
-		assert_regex "$stderr" "usage: mkdata NAME"
+		fails_usage "usage: mkdata NAME" mkdata $args --data-dir d -o out.npz
 		assert_no_output out.npz
 	done
 }

@@ -28,9 +28,7 @@ write('q.npz', None, [('y', np.array([1, 1, 0, 2])), ('pred', np.array([1, 1, 0,
 @test "score: usage errors exit 2 with nothing on stdout" {
 	for args in "--tag" "--tag novalue" "--tag =v" "--tag file=x" "--tag acc=1" \
 		"--tag a=1 --tag a=2" "--bogus" "-o"; do
-		run --separate-stderr score $args
-		assert_usage_error
-		assert_regex "$stderr" "usage: score"
+		fails_usage "usage: score" score $args
 	done
 	run --separate-stderr score --tag "$(printf 'a=x\ty')"
 	assert_usage_error
@@ -115,9 +113,7 @@ open('want.tsv', 'w').write('big.npz\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\n' % 
 	need_numpy
 	npy "
 write('d.npz', None, [('y', np.array([0, 1])), ('x', np.zeros((2, 1), np.float32))])"
-	run --separate-stderr score d.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: d.npz: no member 'pred'"
+	fails_with "^score: d.npz: no member 'pred'" score d.npz
 }
 
 @test "score: length mismatches name the file and member" {
@@ -125,12 +121,8 @@ write('d.npz', None, [('y', np.array([0, 1])), ('x', np.zeros((2, 1), np.float32
 	npy "
 write('a.npz', None, [('y', np.array([0, 1, 2])), ('pred', np.array([0, 1]))])
 write('b.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.zeros(3, np.uint8)), ('pred', np.array([0, 1]))])"
-	run --separate-stderr score a.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: a.npz: member 'y' has 3 values but 'pred' has 2$"
-	run --separate-stderr score b.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: b.npz: member 'flipped' has 3 values but 'pred' has 2$"
+	fails_with "^score: a.npz: member 'y' has 3 values but 'pred' has 2$" score a.npz
+	fails_with "^score: b.npz: member 'flipped' has 3 values but 'pred' has 2$" score b.npz
 }
 
 @test "score: predictions out of range are errors" {
@@ -139,15 +131,9 @@ write('b.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('f
 write('w.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, 4])), ('score', np.zeros((2, 4), np.float32))])
 write('m.npz', 'model.classes=3\n', [('y', np.array([0, 1])), ('pred', np.array([3, 0]))])
 write('n.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, -2]))])"
-	run --separate-stderr score w.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: w.npz: prediction 4 at index 1 is outside 0..3$"
-	run --separate-stderr score m.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: m.npz: prediction 3 at index 0 is outside 0..2$"
-	run --separate-stderr score n.npz
-	assert_runtime_error
-	assert_regex "$stderr" "prediction -2 at index 1 is negative"
+	fails_with "^score: w.npz: prediction 4 at index 1 is outside 0..3$" score w.npz
+	fails_with "^score: m.npz: prediction 3 at index 0 is outside 0..2$" score m.npz
+	fails_with "prediction -2 at index 1 is negative" score n.npz
 }
 
 @test "score: bad flipped values, missing labels and float predictions are errors" {
@@ -156,15 +142,9 @@ write('n.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, -2]))])"
 write('f.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.array([0, 2], np.uint8)), ('pred', np.array([0, 1]))])
 write('l.npz', None, [('pred', np.array([0, 1]))])
 write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
-	run --separate-stderr score f.npz
-	assert_runtime_error
-	assert_regex "$stderr" "member 'flipped' has value 2 at index 1, expected 0 or 1"
-	run --separate-stderr score l.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: l.npz: no labels"
-	run --separate-stderr score p.npz
-	assert_runtime_error
-	assert_regex "$stderr" "'pred'.*integers"
+	fails_with "member 'flipped' has value 2 at index 1, expected 0 or 1" score f.npz
+	fails_with "^score: l.npz: no labels" score l.npz
+	fails_with "'pred'.*integers" score p.npz
 }
 
 @test "score: one bad input prints nothing and writes no file" {
@@ -173,9 +153,7 @@ write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
 	echo "not a stream" >text
 	head -c 300 p.npz >cut
 	for bad in text cut missing.npz; do
-		run --separate-stderr score p.npz "$bad" q.npz
-		assert_runtime_error
-		assert_regex "$stderr" "$bad"
+		fails_with "$bad" score p.npz "$bad" q.npz
 		run --separate-stderr score p.npz "$bad" -o out.tsv
 		assert_runtime_error
 		[ ! -e out.tsv ]
@@ -211,11 +189,7 @@ write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('pred', pred), ('scor
 write('width.npz', 'data.classes=10\n', [('y', y), ('pred', pred), ('score', s)])
 write('mix.npz', 'data.classes=10\nmodel.classes=4\n', [('y', y), ('pred', pred)])
 write('ok.npz', 'data.classes=4\nmodel.classes=4\n', [('y', y), ('pred', pred), ('score', s)])"
-	check() {
-		run --separate-stderr score "$1"
-		assert_runtime_error
-		assert_regex "$stderr" "$2"
-	}
+	check() { fails_with "$2" score "$1"; }
 	check neg.npz "^score: neg.npz: label -1 at index 1 of 'y' is negative$"
 	check ten.npz "^score: ten.npz: label 10 at index 2 of 'y_true' is outside 0..3$"
 	check max.npz "^score: max.npz: label 2147483647 at index 3 of 'y' is outside 0..3$"
@@ -241,9 +215,7 @@ mkdev() { # NAME MINOR
 	need_numpy
 	mkpreds
 	mkdev full 7
-	run --separate-stderr score -o full p.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: cannot write 'full': No space left on device$"
+	fails_with "^score: cannot write 'full': No space left on device$" score -o full p.npz
 	[ -c full ] || fail "the device was replaced by a regular file"
 	run ls
 	refute_output --partial ".tmp."

@@ -22,11 +22,14 @@ def velpic(x, y, C):
 '
 
 mkfixtures() {
-	npy "$W
-y, x = probe_rows(600, seed=1, nudge=-3)
-write('train.npz', 'data.classes=3\ndumpacts.layer=fc4\n', [('y', y), ('y_true', (y + 1) % 3), ('act', x)])
-y, x = probe_rows(300, seed=2, nudge=-3)
-write('test.npz', 'data.classes=3\ndumpacts.layer=fc4\n', [('y', y), ('y_true', (y + 2) % 3), ('flipped', np.ones(300, np.uint8)), ('act', x)])"
+	npy "act_stream('train.npz', 'data.classes=3\ndumpacts.layer=fc4\n', 600, seed=1, truth=1, nudge=-3)
+act_stream('test.npz', 'data.classes=3\ndumpacts.layer=fc4\n', 300, seed=2, truth=2, flipped=True, nudge=-3)"
+}
+
+# The fixtures and v.npz, a probe fitted on train.npz.
+mkprobe() {
+	mkfixtures
+	velpic fit -q train.npz -o v.npz
 }
 
 @test "velpic: --help prints usage and options on stdout" {
@@ -42,9 +45,7 @@ write('test.npz', 'data.classes=3\ndumpacts.layer=fc4\n', [('y', y), ('y_true', 
 	for args in "" "bogus" "fit --labels z" "fit --method x" "fit --var 0.9" "fit a b" \
 		"fit -m p.npz" "fit --compress -1" "predict" "predict -m p.npz -q" \
 		"predict -m p.npz --labels y" "predict -m -" "predict -m p.npz a b"; do
-		run --separate-stderr velpic $args
-		assert_usage_error
-		assert_regex "$stderr" "usage: velpic fit"
+		fails_usage "usage: velpic fit" velpic $args
 	done
 }
 
@@ -134,12 +135,7 @@ write('float.npz', '', [('y', y.astype(np.float32)), ('act', x)])
 write('w3.npz', 'probe=velpic\n', [('w', np.zeros((3,), np.float32))])"
 	masc fit -q train.npz -o m.npz
 	velpic fit -q train.npz -o v.npz
-	check() {
-		run --separate-stderr velpic "$@" -o out.npz
-		assert_runtime_error
-		assert_regex "$stderr" "^velpic: "
-		[ ! -e out.npz ] || fail "out.npz left behind"
-	}
+	check() { fails_leaving_nothing velpic "$@"; assert_regex "$stderr" "^velpic: "; }
 	check fit inf.npz; assert_regex "$stderr" "row 9 of 'act' is not finite"
 	check fit float.npz; assert_regex "$stderr" "where integers are expected"
 	check fit nothing.npz
@@ -151,8 +147,7 @@ write('w3.npz', 'probe=velpic\n', [('w', np.zeros((3,), np.float32))])"
 
 @test "velpic: a header claiming 2^28 rows fails on truncation, within 2 GB" {
 	need_numpy
-	mkfixtures
-	velpic fit -q train.npz -o v.npz
+	mkprobe
 	npy "write('rows28.npz', 'data.classes=3\ndumpacts.layer=fc4\n', [('act', npyraw((2**28, 20)))])"
 	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 1953 velpic predict -m v.npz rows28.npz
 	assert_runtime_error
@@ -167,8 +162,7 @@ write('w3.npz', 'probe=velpic\n', [('w', np.zeros((3,), np.float32))])"
 
 @test "velpic: integer features, integer or non-finite w, bad labels are errors" {
 	need_numpy
-	mkfixtures
-	velpic fit -q train.npz -o v.npz
+	mkprobe
 	npy "$W
 y, x = probe_rows(50, seed=4, nudge=-3)
 write('i4.npz', 'data.classes=3\n', [('y', y), ('act', x.astype(np.int32))])
@@ -177,11 +171,7 @@ w = np.load('v.npz')['w']; w[1, 2] = np.nan
 write('wnan.npz', 'probe=velpic\n', [('w', w)])
 write('ten.npz', 'data.classes=3\n', [('y', np.where(np.arange(50) == 4, 10, y)), ('act', x)])
 write('flip.npz', 'data.classes=3\n', [('y', y), ('flipped', np.full(50, 7, np.uint8)), ('act', x)])"
-	check() {
-		run --separate-stderr velpic "$@" -o out.npz
-		assert_runtime_error
-		[ ! -e out.npz ] || fail "out.npz left behind"
-	}
+	check() { fails_leaving_nothing velpic "$@"; }
 	check fit i4.npz; assert_regex "$stderr" "^velpic: i4.npz: member 'act' has dtype '<i4': features must be float32 or float64"
 	check predict -m v.npz i4.npz; assert_regex "$stderr" "^velpic: i4.npz: member 'act' has dtype '<i4'"
 	check predict -m wi.npz test.npz; assert_regex "$stderr" "^velpic: wi.npz: member 'w' has dtype '<i4'"
