@@ -8,12 +8,10 @@
 # layers; transplant into resnet18's fc; resume bit for bit.
 load helpers
 
-# The fixtures (tests/fixtures.py, standard library only): a CIFAR-100
-# binary tarball and a miniature Tiny ImageNet zip of baseline JPEGs (every
-# 8x8 block one flat colour), with pseudo-random content so that training
-# has something to fit.
-fx() { PYTHONPATH="$BATS_TEST_DIRNAME" PYTHONDONTWRITEBYTECODE=1 python3 -c "from fixtures import *
-$1"; }
+# The fixtures (tests/fixtures.py, standard library only, through fx): a
+# CIFAR-100 binary tarball and a miniature Tiny ImageNet zip of baseline
+# JPEGs (every 8x8 block one flat colour), with pseudo-random content so
+# that training has something to fit.
 
 # NumPy forward passes from checkpoint arrays (float64): convolution by
 # shifted slices and tensordot, max-pool with -inf padding, batch norm with
@@ -73,10 +71,8 @@ def load(path): z = np.load(path); return {k: z[k] for k in z.files if k != "met
 def rel(a, b): return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 '
 
-npf() { need_numpy; "$PY" -c "import numpy as np
-$NPF
+npf() { need_numpy; npy "$NPF
 $1"; }
-meta_of() { python3 -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read("meta.txt").decode())' "$1"; }
 
 # Shared fixtures, made once: the data streams and a resnet18 trained two
 # epochs on the CIFAR-100 fixture (batch 4: two steps an epoch).

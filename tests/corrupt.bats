@@ -4,26 +4,12 @@
 # --rng numpy, determinism, and every error case.
 load helpers
 
-# Python prelude: write(path, meta, [(name, array), ...], compress) writes a
-# stream with meta.txt first and members in the order given, as the tools
-# expect (np.savez cannot put meta.txt first).
-W='import io, zipfile
-def write(path, meta, arrays, compress=False):
-    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", mode) as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-def data(n, c=10, seed=0):
-    rs = np.random.RandomState(seed)
-    return rs.randint(0, c, n), rs.rand(n, 1, 2, 3).astype(np.float32)
-'
+# Fixtures: write() and small_images() of tests/fixtures.py (npy).
 
 # d.npz: N=5000 labels in 0..9 (int64, as NumPy writes them), x (N,1,2,3).
 mkdata5000() {
-	npy "$W
-y, x = data(5000)
+	npy "
+y, x = small_images(5000)
 write('d.npz', 'data.name=test\ndata.classes=10\ndata.n=5000\n', [('y', y), ('x', x)])"
 }
 
@@ -41,9 +27,7 @@ write('d.npz', 'data.name=test\ndata.classes=10\ndata.n=5000\n', [('y', y), ('x'
 		"-p 0.5 --rng bogus" "-p 0.5 --seed -1" "-p 0.5 --seed x" \
 		"-p 0.5 --rng numpy --seed 4294967296" "-p 0.5 --classes 0" \
 		"-p 0.5 --compress 10" "-p 0.5 a b" "-p 0.5 --bogus"; do
-		run --separate-stderr corrupt $args
-		assert_usage_error
-		assert_regex "$stderr" "usage: corrupt"
+		fails_usage "usage: corrupt" corrupt $args
 	done
 }
 
@@ -204,7 +188,7 @@ assert c2['x'].tobytes() == d['x'].tobytes()
 @test "corrupt: classes from data.classes, else max(y)+1, --classes overrides" {
 	need_numpy
 	# labels only 0..3 but meta says 10 classes
-	npy "$W
+	npy "
 y = np.arange(2000) % 4
 write('d.npz', 'data.classes=10\n', [('y', y), ('x', np.zeros((2000, 1, 1, 1), np.float32))])
 write('n.npz', None, [('y', y), ('x', np.zeros((2000, 1, 1, 1), np.float32))])"
@@ -217,15 +201,13 @@ assert a.max() == 9 and a.min() == 0
 assert b.max() == 3 and b.min() == 0
 assert c.max() == 5 and c.min() == 0
 "
-	run --separate-stderr corrupt -p 0.5 --classes 3 d.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^corrupt: d.npz: label 3 at index 3 of 'y' is outside 0..2$"
+	fails_with "^corrupt: d.npz: label 3 at index 3 of 'y' is outside 0..2$" corrupt -p 0.5 --classes 3 d.npz
 }
 
 @test "corrupt: other members are copied through in order" {
 	need_numpy
-	npy "$W
-y, x = data(100)
+	npy "
+y, x = small_images(100)
 write('d.npz', 'data.classes=10\n', [('idx', np.arange(100)), ('y', y), ('note', np.float64(3.5)), ('x', x), ('after', np.arange(6, dtype=np.uint8).reshape(2, 3))])"
 	corrupt -p 0.5 d.npz -o c.npz
 	npy "
@@ -270,68 +252,48 @@ for k in ['y', 'y_true', 'flipped', 'x']:
 
 @test "corrupt: a stream without y is an error" {
 	need_numpy
-	npy "$W
+	npy "
 write('d.npz', 'data.classes=10\n', [('x', np.zeros((3, 1, 1, 1), np.float32))])"
-	run --separate-stderr corrupt -p 0.5 d.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^corrupt: d.npz: no member 'y'"
+	fails_with "^corrupt: d.npz: no member 'y'" corrupt -p 0.5 d.npz
 }
 
 @test "corrupt: y after x is an error" {
 	need_numpy
-	npy "$W
+	npy "
 write('d.npz', 'data.classes=10\n', [('x', np.zeros((3, 1, 1, 1), np.float32)), ('y', np.array([1, 2, 3]))])"
-	run --separate-stderr corrupt -p 0.5 d.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^corrupt: d.npz: member 'y' comes after 'x'"
+	fails_with "^corrupt: d.npz: member 'y' comes after 'x'" corrupt -p 0.5 d.npz
 }
 
 @test "corrupt: labels outside 0..C-1 are errors" {
 	need_numpy
-	npy "$W
+	npy "
 write('neg.npz', 'data.classes=10\n', [('y', np.array([1, -1, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])
 write('big.npz', 'data.classes=10\n', [('y', np.array([1, 10, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])
 write('yt.npz', 'data.classes=10\n', [('y', np.array([1, 2, 3])), ('y_true', np.array([1, 12, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])"
-	run --separate-stderr corrupt -p 0.5 neg.npz
-	assert_runtime_error
-	assert_regex "$stderr" "label -1 at index 1 of 'y' is outside 0..9"
-	run --separate-stderr corrupt -p 0.5 big.npz
-	assert_runtime_error
-	assert_regex "$stderr" "label 10 at index 1 of 'y' is outside 0..9"
-	run --separate-stderr corrupt -p 0.5 yt.npz
-	assert_runtime_error
-	assert_regex "$stderr" "label 12 at index 1 of 'y_true' is outside 0..9"
+	fails_with "label -1 at index 1 of 'y' is outside 0..9" corrupt -p 0.5 neg.npz
+	fails_with "label 10 at index 1 of 'y' is outside 0..9" corrupt -p 0.5 big.npz
+	fails_with "label 12 at index 1 of 'y_true' is outside 0..9" corrupt -p 0.5 yt.npz
 }
 
 @test "corrupt: inconsistent lengths and shapes are errors" {
 	need_numpy
-	npy "$W
+	npy "
 write('yt.npz', None, [('y', np.array([1, 2, 3])), ('y_true', np.array([1, 2])), ('x', np.zeros((3, 1), np.float32))])
 write('x.npz', None, [('y', np.array([1, 2, 3])), ('x', np.zeros((4, 1), np.float32))])
 write('y2.npz', None, [('y', np.array([[1, 2, 3]])), ('x', np.zeros((3, 1), np.float32))])
 write('yf.npz', None, [('y', np.array([1.0, 2.0, 3.0])), ('x', np.zeros((3, 1), np.float32))])"
-	run --separate-stderr corrupt -p 0.5 yt.npz
-	assert_runtime_error
-	assert_regex "$stderr" "member 'y_true' has 2 labels but 'y' has 3"
-	run --separate-stderr corrupt -p 0.5 x.npz -o out.npz
-	assert_runtime_error
-	assert_regex "$stderr" "member 'x' has shape \(4, 1\) but 'y' has 3 labels"
+	fails_with "member 'y_true' has 2 labels but 'y' has 3" corrupt -p 0.5 yt.npz
+	fails_with "member 'x' has shape \(4, 1\) but 'y' has 3 labels" corrupt -p 0.5 x.npz -o out.npz
 	[ ! -e out.npz ]
-	run --separate-stderr corrupt -p 0.5 y2.npz
-	assert_runtime_error
-	assert_regex "$stderr" "member 'y' has shape \(1, 3\)"
-	run --separate-stderr corrupt -p 0.5 yf.npz
-	assert_runtime_error
-	assert_regex "$stderr" "'y'.*integers"
+	fails_with "member 'y' has shape \(1, 3\)" corrupt -p 0.5 y2.npz
+	fails_with "'y'.*integers" corrupt -p 0.5 yf.npz
 }
 
 @test "corrupt: mode other needs two classes" {
 	need_numpy
-	npy "$W
+	npy "
 write('d.npz', 'data.classes=1\n', [('y', np.zeros(5, np.int32)), ('x', np.zeros((5, 1), np.float32))])"
-	run --separate-stderr corrupt -p 0.5 --mode other d.npz
-	assert_runtime_error
-	assert_regex "$stderr" "mode 'other' needs at least 2 classes"
+	fails_with "mode 'other' needs at least 2 classes" corrupt -p 0.5 --mode other d.npz
 }
 
 @test "corrupt: bad inputs fail with exit 1, no stdout, no file left behind" {
@@ -364,7 +326,7 @@ write('d.npz', 'data.classes=1\n', [('y', np.zeros(5, np.int32)), ('x', np.zeros
 
 @test "corrupt: empty label set is a valid stream" {
 	need_numpy
-	npy "$W
+	npy "
 write('d.npz', 'data.classes=10\n', [('y', np.zeros(0, np.int64)), ('x', np.zeros((0, 1, 2, 2), np.float32))])"
 	corrupt -p 0.5 d.npz -o c.npz
 	npy "
@@ -391,8 +353,8 @@ assert (d['flipped'] == (d['y'] != d['y_true'])).all()
 
 @test "corrupt: a stream cut at every 1 KiB boundary is an error" {
 	need_numpy
-	npy "$W
-y, x = data(300)
+	npy "
+y, x = small_images(300)
 write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)], compress=True)"
 	size=$(wc -c <d.npz)
 	for ((k = 1024; k < size; k += 1024)); do
@@ -408,18 +370,14 @@ write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)], compress=True)"
 
 @test "corrupt: an absurd or inconsistent class count is an error, not a label range" {
 	need_numpy
-	npy "$W
-y, x = data(100)
+	npy "
+y, x = small_images(100)
 write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('x', x)])
 write('zero.npz', 'data.classes=0\n', [('y', y), ('x', x)])
 write('mix.npz', 'data.classes=10\nmodel.classes=12\n', [('y', y), ('x', x)])
 write('max.npz', None, [('y', np.where(np.arange(100) == 3, 2**31 - 1, y)), ('x', x)])
 write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)])"
-	check() {
-		run --separate-stderr corrupt -p 0.5 "$@" -o out.npz
-		assert_runtime_error
-		[ ! -e out.npz ] || fail "out.npz left behind"
-	}
+	check() { fails_leaving_nothing corrupt -p 0.5 "$@"; }
 	check huge.npz; assert_regex "$stderr" "^corrupt: huge.npz: meta.txt: invalid data.classes '2147483647' \(an integer in \[1, 1000000\]\)$"
 	check zero.npz; assert_regex "$stderr" "invalid data.classes '0'"
 	check mix.npz; assert_regex "$stderr" "^corrupt: mix.npz: meta.txt: data.classes=10 but model.classes=12$"
@@ -431,17 +389,13 @@ write('d.npz', 'data.classes=10\n', [('y', y), ('x', x)])"
 
 @test "corrupt: x must be float: an integer x is refused, naming member and dtype" {
 	need_numpy
-	npy "$W
-y, x = data(100)
+	npy "
+y, x = small_images(100)
 write('i4.npz', 'data.classes=10\n', [('y', y), ('x', (x * 255).astype('<i4'))])
 write('u1.npz', 'data.classes=10\n', [('y', y), ('x', (x * 255).astype(np.uint8))])
 write('f8.npz', 'data.classes=10\n', [('y', y), ('x', x.astype(np.float64))])"
-	run --separate-stderr corrupt -p 0.5 i4.npz -o out.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^corrupt: i4.npz: member 'x' has dtype '<i4': features must be float32 or float64"
+	fails_with "^corrupt: i4.npz: member 'x' has dtype '<i4': features must be float32 or float64" corrupt -p 0.5 i4.npz -o out.npz
 	[ ! -e out.npz ]
-	run --separate-stderr corrupt -p 0.5 u1.npz
-	assert_runtime_error
-	assert_regex "$stderr" "member 'x' has dtype '\|u1'"
+	fails_with "member 'x' has dtype '\|u1'" corrupt -p 0.5 u1.npz
 	corrupt -p 0.5 f8.npz -o f8c.npz
 }

@@ -7,15 +7,10 @@ load helpers
 
 export MEMPROBE_COMPRESS=0
 
-# Data stream: N samples C,H,W; y, and y_true/flipped as corrupt writes.
+# Data stream: N samples C,H,W; y in order, and y_true/flipped as corrupt
+# writes them (helpers.bash's, with truth).
 mkdata_np() { # FILE N C H W [SEED]
-	npy "
-rng = np.random.default_rng(${6:-1})
-n, c, h, w = $2, $3, $4, $5
-y = np.arange(n) % 10
-yt = y.copy(); yt[::3] = (yt[::3] + 4) % 10
-x = rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)
-np.savez('$1', y=y, y_true=yt, flipped=(y != yt).astype(np.uint8), x=x)"
+	npy "images('$1', $2, $3, $4, $5, seed=${6:-1}, truth=True)"
 }
 
 # A checkpoint one epoch into training (weights away from their init).
@@ -83,6 +78,12 @@ if os.path.exists('$3/pred.npz'):
 print(seen)
 "
 }
+# CKPT DATA DIR N: check_numpy succeeds, having compared N streams.
+assert_numpy_agrees() {
+	run check_numpy "$1" "$2" "$3"
+	assert_success
+	assert_output "$4"
+}
 
 @test "dumpacts --help prints usage on stdout and exits 0" {
 	run --separate-stderr dumpacts --help
@@ -99,9 +100,7 @@ print(seen)
 	assert_success
 	[ "$(ls a | tr '\n' ' ')" = "fc1.npz fc2.npz fc3.npz fc4.npz input.npz " ]
 	dumpacts -m ck/epoch-001.npz --predict -o a/pred.npz d.npz
-	run check_numpy ck/epoch-001.npz d.npz a
-	assert_success
-	assert_output 6
+	assert_numpy_agrees ck/epoch-001.npz d.npz a 6
 }
 
 @test "cnn: every layer matches a NumPy forward pass (28x28 and 32x32x3)" {
@@ -113,14 +112,10 @@ print(seen)
 	run dumpacts -m ck/epoch-001.npz --outdir a --batch 7 d.npz
 	assert_success
 	dumpacts -m ck/epoch-001.npz --predict > a/pred.npz < d.npz
-	run check_numpy ck/epoch-001.npz d.npz a
-	assert_success
-	assert_output 6
+	assert_numpy_agrees ck/epoch-001.npz d.npz a 6
 	dumpacts -m ce/epoch-001.npz --outdir b --layers flat,fc3 e.npz
 	[ "$(ls b | tr '\n' ' ')" = "fc3.npz flat.npz " ]
-	run check_numpy ce/epoch-001.npz e.npz b
-	assert_success
-	assert_output 2
+	assert_numpy_agrees ce/epoch-001.npz e.npz b 2
 }
 
 @test "batching changes nothing beyond rounding" {
@@ -154,16 +149,7 @@ print('%.6f' % (p['pred'] == d['y_true']).mean())" > want
 @test "a PyTorch-style state_dict in float64 written by Python is a valid checkpoint" {
 	need_numpy
 	mkdata_np d.npz 10 1 8 8
-	npy "
-import io, zipfile
-rng = np.random.default_rng(0)
-sizes = [64, 128, 512, 2048, 2048, 10]
-z = zipfile.ZipFile('sd.npz', 'w')
-z.writestr('meta.txt', 'model.arch=mlp\nmodel.input=1x8x8\nmodel.classes=10\n')
-for i in range(5):
-    for k, s in (('weight', (sizes[i + 1], sizes[i])), ('bias', (sizes[i + 1],))):
-        b = io.BytesIO(); np.save(b, rng.normal(size=s) * 0.05); z.writestr('fc%d.%s.npy' % (i + 1, k), b.getvalue())
-z.close()"
+	npy "mlp_state_dict('sd.npz', np.float64)"
 	run dumpacts -m sd.npz --layers input,fc1,fc2,fc3,fc4 --outdir a d.npz
 	assert_success
 	dumpacts -m sd.npz --predict -o a/pred.npz d.npz
@@ -255,16 +241,7 @@ z.close()"
 
 # sd.npz: an MLP on 1x8x8 with 10 classes, written by NumPy (no training).
 mksd() {
-	npy "
-import io, zipfile
-rng = np.random.default_rng(0)
-sizes = [64, 128, 512, 2048, 2048, 10]
-z = zipfile.ZipFile('sd.npz', 'w')
-z.writestr('meta.txt', 'model.arch=mlp\nmodel.input=1x8x8\nmodel.classes=10\n')
-for i in range(5):
-    for k, s in (('weight', (sizes[i + 1], sizes[i])), ('bias', (sizes[i + 1],))):
-        b = io.BytesIO(); np.save(b, (rng.normal(size=s) * 0.05).astype(np.float32)); z.writestr('fc%d.%s.npy' % (i + 1, k), b.getvalue())
-z.close()"
+	npy "mlp_state_dict('sd.npz', np.float32)"
 }
 
 @test "--predict: x claiming 2^27 samples fails on truncation, within 3 GB" {
@@ -290,12 +267,6 @@ with zipfile.ZipFile('rows.npz', 'w', zipfile.ZIP_DEFLATED) as z:
 	need_numpy
 	mksd
 	npy "
-import io, zipfile
-def write(path, meta, arrays):
-    with zipfile.ZipFile(path, 'w') as z:
-        z.writestr('meta.txt', meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.save(b, np.asarray(v)); z.writestr(k + '.npy', b.getvalue())
 rs = np.random.RandomState(0)
 y = np.arange(12) % 10; x = rs.rand(12, 1, 8, 8).astype(np.float32)
 def at(i, v):

@@ -1,14 +1,27 @@
-"""tests/fixtures.py: fixture writers for the bats tests, standard library
-only: each data set in its real distribution format (IDX raw and .gz, the
-CIFAR binary tarballs and folders, scikit-learn's digits CSV, a miniature
-Tiny ImageNet of baseline JPEGs), and the values they hold so that NumPy
-checks can recompute them. tests/mkdata.bats uses the patterned writers,
-tests/archs.bats the random ones at the end (content for training to fit).
+"""tests/fixtures.py: the fixture writers of every bats file.
 
-The bats files run snippets after `from fixtures import *` with this
-folder on PYTHONPATH (fx in each file).
+First, with the standard library only: each data set in its real
+distribution format (IDX raw and .gz, the CIFAR binary tarballs and
+folders, scikit-learn's digits CSV, a miniature Tiny ImageNet of baseline
+JPEGs), and the values they hold so that NumPy checks can recompute them.
+tests/mkdata.bats uses the patterned writers, tests/archs.bats the random
+ones (content for training to fit).
+
+Then, with NumPy: NPZ streams as the tools exchange them (write() puts
+meta.txt first and the members in the order given, which np.savez cannot),
+hostile .npy members (headers that claim more than follows, headers that
+lie), and the arrays the tool tests feed them.
+
+tests/helpers.bash runs every snippet after `from fixtures import *` with
+this folder on PYTHONPATH: `fx` (standard library) and `npy` (NumPy). The
+star import also brings the modules imported here (io, zipfile, zlib ...)
+and NumPy as np.
 """
-import gzip, io, os, random, struct, tarfile, zipfile
+import gzip, io, os, random, struct, tarfile, zipfile, zlib
+try:
+    import numpy as np
+except ImportError:             # fx: the writers above need only the standard library
+    np = None
 
 def idx_bytes(dims, data):
     return struct.pack(">I", 0x800 | len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data)
@@ -170,3 +183,134 @@ def random_jpeg(tag, size):
 def random_tiny(path, per=3, nval=4):
     tiny_zip(path, train=[f"{w}_{k}" for w in WNIDS for k in range(per)],
              val={f"val_{k}": WNIDS[k % 3] for k in range(nval)}, image=random_jpeg)
+
+
+# ---- NPZ streams (NumPy) ----------------------------------------------------
+
+def npy_bytes(a, version=None):
+    """An array's .npy member, as np.save writes it (version: force (1, 0),
+    (2, 0) or (3, 0))."""
+    b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(a), version=version); return b.getvalue()
+
+def write(path, meta, arrays, compress=False):
+    """A stream: meta.txt (text, or None for none) first, then the (name,
+    array) members in the order given; stored, or deflated. A member given
+    as bytes (npyraw(), lie()) is written as it is."""
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", mode) as z:
+        if meta is not None:
+            z.writestr("meta.txt", meta)
+        for k, v in arrays:
+            z.writestr(k + ".npy", v if isinstance(v, bytes) else npy_bytes(v))
+
+def npyraw(shape, descr="<f4", nbytes=40000):
+    """A .npy header that claims `shape`, followed by only `nbytes` of data."""
+    b = io.BytesIO()
+    np.lib.format.write_array_header_1_0(b, dict(descr=descr, fortran_order=False, shape=tuple(shape)))
+    return b.getvalue() + bytes(nbytes)
+
+def lie(descr, shape, data):
+    """A .npy member whose header claims `shape` (a string) but holds `data`."""
+    d = ("{%r: %r, %r: False, %r: %s, }" % ("descr", descr, "fortran_order", "shape", shape)).encode()
+    n = (10 + len(d) + 1 + 63) // 64 * 64 - 10
+    return b"\x93NUMPY\x01\x00" + n.to_bytes(2, "little") + d + b" " * (n - len(d) - 1) + b"\n" + data
+
+def zwrite(path, members, deflate=False):
+    """A zip of (file name, bytes) members in order, nothing added."""
+    mode = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", mode) as z:
+        for k, v in members:
+            z.writestr(k, v)
+
+def rawzip(path, members):
+    """A stored zip built byte by byte, for (bytes name, bytes) members
+    whose names zipfile will not write."""
+    out, cd = b"", b""
+    for name, data in members:
+        crc = zlib.crc32(data)
+        cd += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, crc,
+                          len(data), len(data), len(name), 0, 0, 0, 0, 0, len(out)) + name
+        out += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21, crc,
+                           len(data), len(data), len(name), 0) + name + data
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(cd), len(out), 0)
+    open(path, "wb").write(out + cd + end)
+
+def meta(path):
+    """A stream's meta.txt as a dict."""
+    return dict(l.split("=", 1) for l in zipfile.ZipFile(path).read("meta.txt").decode().splitlines() if l)
+
+def listing(z):
+    """What `npzcat list` prints for the zipfile.ZipFile z NumPy reads:
+    name, dtype, shape and CRC of the array bytes (text: its length)."""
+    out = []
+    for name in z.namelist():
+        raw = z.read(name)
+        if name.endswith(".npy"):
+            a = np.lib.format.read_array(io.BytesIO(raw))
+            out.append("%s\t%s\t%r\t%08x" % (name[:-4], a.dtype.str, a.shape, zlib.crc32(a.tobytes())))
+        else:
+            out.append("%s\ttext\t%d\t%08x" % (name, len(raw), zlib.crc32(raw)))
+    return "\n".join(out)
+
+def seq(dt, shape):
+    """The array `npzcat write NAME:DT:SHAPE` makes with fill 'seq'."""
+    n = int(np.prod(shape, dtype=np.int64))
+    i = np.arange(n, dtype=np.int64)
+    v = {"f4": i * 0.5 - 3, "f8": i * 0.5 - 3, "i4": i * 7 - 100,
+         "i8": i * 2**33 - 5, "u1": (i * 37) % 256}[dt]
+    return v.astype({"f4": "<f4", "f8": "<f8", "i4": "<i4", "i8": "<i8", "u1": "|u1"}[dt]).reshape(shape)
+
+# ---- the arrays the tool tests feed them (NumPy) -----------------------------
+
+def images(path, n, c, h, w, seed=1, truth=False):
+    """A data stream of n samples (c, h, w) uniform in [-1, 1), labels
+    0..9 (every class present when n >= 10), written by np.savez (labels
+    int64). Shuffled labels; or, with truth, labels in order with y_true
+    and flipped as corrupt writes them (every third sample's y_true moved
+    by 4)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 10
+    if truth:
+        yt = y.copy(); yt[::3] = (yt[::3] + 4) % 10
+        x = rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)
+        np.savez(path, y=y, y_true=yt, flipped=(y != yt).astype(np.uint8), x=x)
+    else:
+        rng.shuffle(y)
+        np.savez(path, y=y, x=rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32))
+
+def small_images(n, c=10, seed=0):
+    """y (n) in 0..c-1 and x (n, 1, 2, 3) float32 in [0, 1) (tests/corrupt.bats)."""
+    rs = np.random.RandomState(seed)
+    return rs.randint(0, c, n), rs.rand(n, 1, 2, 3).astype(np.float32)
+
+def probe_rows(n, d=20, c=3, seed=0, nudge=1.0):
+    """Activation rows of c classes with distinct directions for the
+    probes: y (n) and x (n, d) float32, class k pushed along axis k and,
+    by nudge times a uniform value, along axis k + 1 (masc: 1; velpic: -3,
+    against the sign rule)."""
+    rs = np.random.RandomState(seed)
+    y = rs.randint(0, c, n)
+    x = rs.randn(n, d) / (1 + 0.3 * np.arange(d))
+    x[np.arange(n), y] += 2.0
+    x[np.arange(n), (y + 1) % d] += nudge * rs.rand(n)
+    return y, x.astype(np.float32)
+
+def act_stream(path, meta, n, seed, truth=None, flipped=False, nudge=1.0):
+    """An activation stream as dumpacts writes it, of probe_rows(n, seed=,
+    nudge=): y, then y_true = (y + truth) % 3 if truth, flipped (all ones)
+    if flipped, then act."""
+    y, x = probe_rows(n, seed=seed, nudge=nudge)
+    write(path, meta, [("y", y)] + ([("y_true", (y + truth) % 3)] if truth else [])
+          + ([("flipped", np.ones(n, np.uint8))] if flipped else []) + [("act", x)])
+
+def mlp_state_dict(path, dtype):
+    """A PyTorch-style state_dict of the MLP on 1x8x8 with 10 classes, written
+    by NumPy without training: weights and biases N(0, 0.05) (seed 0) as dtype."""
+    rng = np.random.default_rng(0)
+    sizes = [64, 128, 512, 2048, 2048, 10]
+    arrays = []
+    for i in range(5):
+        for k, s in (("weight", (sizes[i + 1], sizes[i])), ("bias", (sizes[i + 1],))):
+            arrays.append(("fc%d.%s" % (i + 1, k), (rng.normal(size=s) * 0.05).astype(dtype)))
+    write(path, "model.arch=mlp\nmodel.input=1x8x8\nmodel.classes=10\n", arrays)

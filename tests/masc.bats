@@ -5,24 +5,10 @@
 # determinism, and every error case.
 load helpers
 
-# Python prelude: write() puts meta.txt first and the members in the order
-# given (np.savez cannot); fixture() makes C classes with distinct
-# directions; the reference MASC in NumPy (eigh of each class's X^T X).
-W='import io, zipfile
-def write(path, meta, arrays, compress=False):
-    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", mode) as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-def fixture(n, d=20, c=3, seed=0):
-    rs = np.random.RandomState(seed)
-    y = rs.randint(0, c, n)
-    x = rs.randn(n, d) / (1 + 0.3 * np.arange(d))
-    x[np.arange(n), y] += 2.0
-    x[np.arange(n), (y + 1) % d] += rs.rand(n)
-    return y, x.astype(np.float32)
+# Python prelude: the reference MASC in NumPy (eigh of each class's X^T X);
+# write(), meta() and probe_rows() (C classes with distinct directions)
+# are tests/fixtures.py's.
+W='
 def masc(x, y, C, T=0.99, K=None):
     B = []
     for c in range(C):
@@ -40,17 +26,18 @@ def bases(p):
     return [p["basis"][o[c]:o[c + 1]].T for c in range(len(k))]
 def proj(b):
     return b @ b.T
-def meta(path):
-    return dict(l.split("=", 1) for l in zipfile.ZipFile(path).read("meta.txt").decode().splitlines() if l)
 '
 
 # train.npz / test.npz: activation streams, 3 classes, D=20, int64 labels.
 mkfixtures() {
-	npy "$W
-y, x = fixture(600, seed=1)
-write('train.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y), ('act', x)])
-y, x = fixture(300, seed=2)
-write('test.npz', 'data.classes=3\ndumpacts.layer=fc9\ndata.split=test\n', [('y', y), ('y_true', (y + 1) % 3), ('flipped', np.ones(300, np.uint8)), ('act', x)])"
+	npy "act_stream('train.npz', 'data.classes=3\ndumpacts.layer=fc9\n', 600, seed=1)
+act_stream('test.npz', 'data.classes=3\ndumpacts.layer=fc9\ndata.split=test\n', 300, seed=2, truth=1, flipped=True)"
+}
+
+# The fixtures and p.npz, a probe fitted on train.npz.
+mkprobe() {
+	mkfixtures
+	masc fit -q train.npz -o p.npz
 }
 
 @test "masc: --help prints usage and options on stdout" {
@@ -74,9 +61,7 @@ write('test.npz', 'data.classes=3\ndumpacts.layer=fc9\ndata.split=test\n', [('y'
 		"fit -m p.npz" "fit --bogus" "predict" "predict -m p.npz --var 0.9" \
 		"predict -m p.npz --labels y" "predict -m p.npz a b" "predict -m -" \
 		"quadratic" "quadratic -m p.npz extra" "quadratic -m p.npz -q"; do
-		run --separate-stderr masc $args
-		assert_usage_error
-		assert_regex "$stderr" "usage: masc fit"
+		fails_usage "usage: masc fit" masc $args
 	done
 }
 
@@ -193,7 +178,7 @@ assert meta('c.npz')['masc.method'] == 'primal'"
 @test "masc: data streams are flattened; labels of any integer dtype" {
 	need_numpy
 	npy "$W
-y, x = fixture(400, d=24, seed=3)
+y, x = probe_rows(400, d=24, seed=3)
 write('d.npz', 'data.classes=3\n', [('y', y.astype(np.uint8)), ('x', x.reshape(400, 2, 3, 4))])
 write('a.npz', 'data.classes=3\n', [('y', y.astype(np.int32)), ('act', x)])"
 	masc fit -q d.npz -o p.npz
@@ -208,8 +193,7 @@ assert np.load('r.npz')['pred'].shape == (400,)"
 
 @test "masc: predict copies y, y_true, flipped and writes pred, score" {
 	need_numpy
-	mkfixtures
-	masc fit -q train.npz -o p.npz
+	mkprobe
 	masc predict -m p.npz < test.npz > pred.npz
 	npy "$W
 r, t = np.load('pred.npz'), np.load('test.npz')
@@ -296,7 +280,7 @@ r = np.load('r.npz'); assert (r['score'][:, 1] == 0).all()"
 	need_numpy
 	mkfixtures
 	npy "$W
-y, x = fixture(50, seed=4)
+y, x = probe_rows(50, seed=4)
 x[17, 3] = np.nan
 write('nan.npz', '', [('y', y), ('act', x)])
 x[17, 3] = 0
@@ -311,13 +295,7 @@ write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])
 	masc fit -q train.npz -o p.npz
 	velpic fit -q train.npz -o v.npz
 	head -c 5000 train.npz > trunc.npz
-	check() {
-		run --separate-stderr masc "$@" -o out.npz
-		assert_runtime_error
-		assert_regex "$stderr" "^masc: "
-		[ ! -e out.npz ] || fail "out.npz left behind"
-		[ -z "$(ls | grep tmp)" ] || fail "temporary left behind"
-	}
+	check() { fails_leaving_nothing masc "$@"; assert_regex "$stderr" "^masc: "; }
 	check fit nan.npz; assert_regex "$stderr" "row 17 of 'act' is not finite"
 	check fit late.npz; assert_regex "$stderr" "no 'y' member before 'act'"
 	check fit nolab.npz; assert_regex "$stderr" "no 'y' member"
@@ -352,73 +330,52 @@ write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])
 }
 
 # Hostile streams: an .npy header that claims far more than arrives
-# (npyraw: the header, then only `nbytes` of data), wrong dtypes, labels
-# outside the classes.
-L='
-def npyraw(shape, descr="<f4", nbytes=40000):
-    b = io.BytesIO()
-    np.lib.format.write_array_header_1_0(b, dict(descr=descr, fortran_order=False, shape=tuple(shape)))
-    return b.getvalue() + bytes(nbytes)
-def writeraw(path, meta, members):
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("meta.txt", meta)
-        for k, v in members:
-            if not isinstance(v, bytes):
-                b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); v = b.getvalue()
-            z.writestr(k + ".npy", v)
-'
+# (fixtures.py npyraw()), wrong dtypes, labels outside the classes.
 
-# Run masc under a 2 GB address-space limit (and a time limit).
+# REGEX ARGS...: masc ARGS, run under a 2 GB address-space limit (and a
+# time limit), is a runtime error whose message matches REGEX.
 limited() {
-	run --separate-stderr timeout 120 "$TOP/tests/memlimit" 1953 masc "$@"
+	local re=$1
+	shift
+	fails_with "$re" timeout 120 "$TOP/tests/memlimit" 1953 masc "$@"
 }
 
 @test "masc: a header claiming 2^28 or 2^31 rows fails on truncation, within 2 GB" {
 	need_numpy
-	mkfixtures
-	masc fit -q train.npz -o p.npz
-	npy "$W$L
-y, x = fixture(600, seed=1)
-writeraw('rows28.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('act', npyraw((2**28, 20)))])
-writeraw('rows31.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y[:3]), ('act', npyraw((2**31, 20)))])
-writeraw('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24)))])"
+	mkprobe
+	npy "$W
+y, x = probe_rows(600, seed=1)
+write('rows28.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('act', npyraw((2**28, 20)))])
+write('rows31.npz', 'data.classes=3\ndumpacts.layer=fc9\n', [('y', y[:3]), ('act', npyraw((2**31, 20)))])
+write('wide.npz', 'data.classes=3\n', [('y', y), ('act', npyraw((600, 2**24)))])"
 	[ "$(wc -c < rows28.npz)" -lt 50000 ]
-	limited predict -m p.npz rows28.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^masc: rows28.npz: member 'act' is truncated"
-	limited predict -m p.npz rows31.npz -o out.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^masc: rows31.npz: .*'act'"
+	limited "^masc: rows28.npz: member 'act' is truncated" predict -m p.npz rows28.npz
+	limited "^masc: rows31.npz: .*'act'" predict -m p.npz rows31.npz -o out.npz
 	[ ! -e out.npz ]
 	# 600 rows of 2^24 values: the dual method's rows are not allocated
 	# before they arrive
-	limited fit wide.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^masc: wide.npz: member 'act' is truncated"
+	limited "^masc: wide.npz: member 'act' is truncated" fit wide.npz
 }
 
 @test "masc: a fit allocates nothing for a row width its header claims but never delivers" {
 	need_numpy
 	# 3 labels, then 'act' declared (3, 2^28): a row of 1 GiB as float32,
 	# 2 GiB as float64, and C*D^2 doubles for the primal scatter matrices
-	npy "$W$L
-y, x = fixture(600, seed=1)
-writeraw('wide28.npz', 'data.classes=3\n', [('y', y[:3]), ('act', npyraw((3, 2**28)))])"
+	npy "$W
+y, x = probe_rows(600, seed=1)
+write('wide28.npz', 'data.classes=3\n', [('y', y[:3]), ('act', npyraw((3, 2**28)))])"
 	[ "$(wc -c < wide28.npz)" -lt 50000 ]
 	for m in auto primal dual; do
-		limited fit --method $m wide28.npz -o p.npz
-		assert_runtime_error
-		assert_regex "$stderr" "^masc: wide28.npz: member 'act' is truncated"
+		limited "^masc: wide28.npz: member 'act' is truncated" fit --method $m wide28.npz -o p.npz
 		[ ! -e p.npz ]
 	done
 }
 
 @test "masc: features must be float: integer act or x is refused, naming member and dtype" {
 	need_numpy
-	mkfixtures
-	masc fit -q train.npz -o p.npz
+	mkprobe
 	npy "$W
-y, x = fixture(60, seed=3)
+y, x = probe_rows(60, seed=3)
 write('i4.npz', 'data.classes=3\n', [('y', y), ('act', (x * 10).astype('<i4'))])
 write('i8.npz', 'data.classes=3\n', [('y', y), ('x', (x * 10).astype('<i8').reshape(60, 4, 5))])
 write('u1.npz', 'data.classes=3\n', [('y', y), ('act', np.zeros((60, 20), np.uint8))])
@@ -442,10 +399,9 @@ write('f8.npz', 'data.classes=3\n', [('y', y), ('act', x.astype(np.float64))])"
 
 @test "masc: labels outside the classes and flipped other than 0/1 are errors in fit and predict" {
 	need_numpy
-	mkfixtures
-	masc fit -q train.npz -o p.npz
+	mkprobe
 	npy "$W
-y, x = fixture(60, seed=3)
+y, x = probe_rows(60, seed=3)
 def lab(name, meta, **m):
     a = dict(y=y.astype(np.int32), y_true=y.astype(np.int32), flipped=np.zeros(60, np.uint8))
     for k, (i, v) in m.items():
@@ -459,11 +415,7 @@ lab('ok.npz', 'data.classes=3\n')
 lab('huge.npz', 'data.classes=2147483647\n')
 lab('four.npz', 'data.classes=4\n')
 lab('disagree.npz', 'data.classes=3\nmodel.classes=4\n')"
-	check() {
-		run --separate-stderr masc "$@" -o out.npz
-		assert_runtime_error
-		[ ! -e out.npz ] || fail "out.npz left behind"
-	}
+	check() { fails_leaving_nothing masc "$@"; }
 	check predict -m p.npz neg.npz; assert_regex "$stderr" "^masc: neg.npz: label -1 at index 5 of 'y' is negative$"
 	check predict -m p.npz ten.npz; assert_regex "$stderr" "^masc: ten.npz: label 3 at index 6 of 'y' is outside 0..2$"
 	check predict -m p.npz max.npz; assert_regex "$stderr" "^masc: max.npz: label 2147483647 at index 7 of 'y_true' is outside 0..2$"

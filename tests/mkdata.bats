@@ -6,27 +6,12 @@
 # every error case.
 load helpers
 
-# Fixture writers need only Python's standard library; value checks use
-# NumPy ($PY) and are skipped without it.
-SPY=${PY:-python3}
-
-# Python with the fixtures' writers and values (tests/fixtures.py): fx
-# with the standard library only, fxnp with NumPy.
-fx() { PYTHONPATH="$BATS_TEST_DIRNAME" PYTHONDONTWRITEBYTECODE=1 "$SPY" -c "from fixtures import *
-$1"; }
-fxnp() { need_numpy; PYTHONPATH="$BATS_TEST_DIRNAME" PYTHONDONTWRITEBYTECODE=1 "$PY" -c "import numpy as np
-from fixtures import *
-$1"; }
-# A stream's meta.txt, with the standard library only.
-meta_of() { "$SPY" -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read("meta.txt").decode())' "$1"; }
+# Fixture writers need only Python's standard library (fx, meta_of:
+# helpers.bash); value checks use NumPy and are skipped without it.
+fxnp() { need_numpy; npy "$1"; }
 # Member names and sizes: "name size" lines.
-members_of() { "$SPY" -c 'import sys, zipfile
+members_of() { "${PY:-python3}" -c 'import sys, zipfile
 for i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, i.file_size)' "$1"; }
-# No output file and no temporary beside it.
-assert_no_output() {
-	[ ! -e "$1" ] || fail "'$1' was left behind"
-	! ls "$1".tmp.* >/dev/null 2>&1 || fail "a temporary of '$1' was left behind"
-}
 
 # ---- the command line -----------------------------------------------------
 
@@ -55,9 +40,7 @@ assert_no_output() {
 		"mnist --normalize zscore" "mnist --compress 10" "mnist --compress x" \
 		"mnist --coarse" "cifar10 --coarse" "mnist --bogus" "mnist -x" \
 		"mnist --data-dir="; do
-		run --separate-stderr mkdata $args --data-dir d -o out.npz
-		assert_usage_error
-		assert_regex "$stderr" "usage: mkdata NAME"
+		fails_usage "usage: mkdata NAME" mkdata $args --data-dir d -o out.npz
 		assert_no_output out.npz
 	done
 }

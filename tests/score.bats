@@ -3,20 +3,11 @@
 # known accuracies: the exact TSV, tags, several inputs, NA cases, errors.
 load helpers
 
-W='import io, zipfile
-def write(path, meta, arrays):
-    with zipfile.ZipFile(path, "w") as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-'
-
 # p.npz: 10 samples, 4 classes; against y 5/10, against y_true 8/10;
 # flipped = 3 samples (all right), kept = 7 samples (5 right).
 # q.npz: no y_true/flipped, 3 of 4 right. Labels int64 as NumPy writes them.
 mkpreds() {
-	npy "$W
+	npy "
 y  = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
 yt = np.array([0, 1, 2, 3, 0, 1, 0, 0, 0, 0])
 pred = np.array([0, 1, 2, 0, 0, 0, 0, 0, 0, 0], np.int32)
@@ -37,9 +28,7 @@ write('q.npz', None, [('y', np.array([1, 1, 0, 2])), ('pred', np.array([1, 1, 0,
 @test "score: usage errors exit 2 with nothing on stdout" {
 	for args in "--tag" "--tag novalue" "--tag =v" "--tag file=x" "--tag acc=1" \
 		"--tag a=1 --tag a=2" "--bogus" "-o"; do
-		run --separate-stderr score $args
-		assert_usage_error
-		assert_regex "$stderr" "usage: score"
+		fails_usage "usage: score" score $args
 	done
 	run --separate-stderr score --tag "$(printf 'a=x\ty')"
 	assert_usage_error
@@ -92,7 +81,7 @@ write('q.npz', None, [('y', np.array([1, 1, 0, 2])), ('pred', np.array([1, 1, 0,
 
 @test "score: NA for empty subsets, y_true alone, and n = 0" {
 	need_numpy
-	npy "$W
+	npy "
 write('noflip.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])),
       ('flipped', np.zeros(2, np.uint8)), ('pred', np.array([0, 0]))])
 write('ytonly.npz', None, [('y_true', np.array([0, 1, 1])), ('pred', np.array([0, 1, 0]))])
@@ -107,7 +96,7 @@ write('empty.npz', None, [('y', np.zeros(0, np.int64)), ('pred', np.zeros(0, np.
 
 @test "score: scores large streams against the truth exactly" {
 	need_numpy
-	npy "$W
+	npy "
 rs = np.random.RandomState(1); n = 20000; C = 10
 yt = rs.randint(0, C, n); y = yt.copy(); m = rs.rand(n) < 0.5; y[m] = rs.randint(0, C, m.sum())
 pred = np.where(rs.rand(n) < 0.7, yt, rs.randint(0, C, n)).astype(np.int32)
@@ -122,58 +111,40 @@ open('want.tsv', 'w').write('big.npz\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\n' % 
 
 @test "score: a stream without pred is an error" {
 	need_numpy
-	npy "$W
+	npy "
 write('d.npz', None, [('y', np.array([0, 1])), ('x', np.zeros((2, 1), np.float32))])"
-	run --separate-stderr score d.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: d.npz: no member 'pred'"
+	fails_with "^score: d.npz: no member 'pred'" score d.npz
 }
 
 @test "score: length mismatches name the file and member" {
 	need_numpy
-	npy "$W
+	npy "
 write('a.npz', None, [('y', np.array([0, 1, 2])), ('pred', np.array([0, 1]))])
 write('b.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.zeros(3, np.uint8)), ('pred', np.array([0, 1]))])"
-	run --separate-stderr score a.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: a.npz: member 'y' has 3 values but 'pred' has 2$"
-	run --separate-stderr score b.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: b.npz: member 'flipped' has 3 values but 'pred' has 2$"
+	fails_with "^score: a.npz: member 'y' has 3 values but 'pred' has 2$" score a.npz
+	fails_with "^score: b.npz: member 'flipped' has 3 values but 'pred' has 2$" score b.npz
 }
 
 @test "score: predictions out of range are errors" {
 	need_numpy
-	npy "$W
+	npy "
 write('w.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, 4])), ('score', np.zeros((2, 4), np.float32))])
 write('m.npz', 'model.classes=3\n', [('y', np.array([0, 1])), ('pred', np.array([3, 0]))])
 write('n.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0, -2]))])"
-	run --separate-stderr score w.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: w.npz: prediction 4 at index 1 is outside 0..3$"
-	run --separate-stderr score m.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: m.npz: prediction 3 at index 0 is outside 0..2$"
-	run --separate-stderr score n.npz
-	assert_runtime_error
-	assert_regex "$stderr" "prediction -2 at index 1 is negative"
+	fails_with "^score: w.npz: prediction 4 at index 1 is outside 0..3$" score w.npz
+	fails_with "^score: m.npz: prediction 3 at index 0 is outside 0..2$" score m.npz
+	fails_with "prediction -2 at index 1 is negative" score n.npz
 }
 
 @test "score: bad flipped values, missing labels and float predictions are errors" {
 	need_numpy
-	npy "$W
+	npy "
 write('f.npz', None, [('y', np.array([0, 1])), ('y_true', np.array([0, 1])), ('flipped', np.array([0, 2], np.uint8)), ('pred', np.array([0, 1]))])
 write('l.npz', None, [('pred', np.array([0, 1]))])
 write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
-	run --separate-stderr score f.npz
-	assert_runtime_error
-	assert_regex "$stderr" "member 'flipped' has value 2 at index 1, expected 0 or 1"
-	run --separate-stderr score l.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: l.npz: no labels"
-	run --separate-stderr score p.npz
-	assert_runtime_error
-	assert_regex "$stderr" "'pred'.*integers"
+	fails_with "member 'flipped' has value 2 at index 1, expected 0 or 1" score f.npz
+	fails_with "^score: l.npz: no labels" score l.npz
+	fails_with "'pred'.*integers" score p.npz
 }
 
 @test "score: one bad input prints nothing and writes no file" {
@@ -182,9 +153,7 @@ write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
 	echo "not a stream" >text
 	head -c 300 p.npz >cut
 	for bad in text cut missing.npz; do
-		run --separate-stderr score p.npz "$bad" q.npz
-		assert_runtime_error
-		assert_regex "$stderr" "$bad"
+		fails_with "$bad" score p.npz "$bad" q.npz
 		run --separate-stderr score p.npz "$bad" -o out.tsv
 		assert_runtime_error
 		[ ! -e out.tsv ]
@@ -195,7 +164,7 @@ write('p.npz', None, [('y', np.array([0, 1])), ('pred', np.array([0.0, 1.0]))])"
 
 @test "score: a stream cut at every 1 KiB boundary is an error" {
 	need_numpy
-	npy "$W
+	npy "
 rs = np.random.RandomState(2)
 write('p.npz', 'data.classes=10\n', [('y', rs.randint(0, 10, 500)), ('pred', rs.randint(0, 10, 500)),
       ('score', rs.rand(500, 10).astype(np.float32))])"
@@ -210,7 +179,7 @@ write('p.npz', 'data.classes=10\n', [('y', rs.randint(0, 10, 500)), ('pred', rs.
 
 @test "score: labels outside the classes and absurd class counts are errors" {
 	need_numpy
-	npy "$W
+	npy "
 y = np.array([0, 1, 2, 3]); pred = np.array([0, 1, 2, 3], np.int32); s = np.zeros((4, 4), np.float32)
 write('neg.npz', 'data.classes=4\n', [('y', np.array([0, -1, 2, 3])), ('pred', pred), ('score', s)])
 write('ten.npz', None, [('y', y), ('y_true', np.array([0, 1, 10, 3])), ('pred', pred), ('score', s)])
@@ -220,11 +189,7 @@ write('huge.npz', 'data.classes=2147483647\n', [('y', y), ('pred', pred), ('scor
 write('width.npz', 'data.classes=10\n', [('y', y), ('pred', pred), ('score', s)])
 write('mix.npz', 'data.classes=10\nmodel.classes=4\n', [('y', y), ('pred', pred)])
 write('ok.npz', 'data.classes=4\nmodel.classes=4\n', [('y', y), ('pred', pred), ('score', s)])"
-	check() {
-		run --separate-stderr score "$1"
-		assert_runtime_error
-		assert_regex "$stderr" "$2"
-	}
+	check() { fails_with "$2" score "$1"; }
 	check neg.npz "^score: neg.npz: label -1 at index 1 of 'y' is negative$"
 	check ten.npz "^score: ten.npz: label 10 at index 2 of 'y_true' is outside 0..3$"
 	check max.npz "^score: max.npz: label 2147483647 at index 3 of 'y' is outside 0..3$"
@@ -250,9 +215,7 @@ mkdev() { # NAME MINOR
 	need_numpy
 	mkpreds
 	mkdev full 7
-	run --separate-stderr score -o full p.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^score: cannot write 'full': No space left on device$"
+	fails_with "^score: cannot write 'full': No space left on device$" score -o full p.npz
 	[ -c full ] || fail "the device was replaced by a regular file"
 	run ls
 	refute_output --partial ".tmp."

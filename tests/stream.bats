@@ -15,55 +15,10 @@ load helpers
 NPZCAT=${NPZCAT:-$TOP/build/tests/tools/npzcat}
 npzcat() { "$NPZCAT" "$@"; }
 
-# Python prelude. expect(spec) rebuilds the arrays `npzcat write` makes
-# with fill 'seq'; listing(path) prints what `npzcat list` should print for
-# a stream NumPy reads; zwrite() writes a zip of raw members in order.
-P='import io, sys, zlib, zipfile
-import numpy as np
-def seq(dt, shape):
-    n = int(np.prod(shape, dtype=np.int64))
-    i = np.arange(n, dtype=np.int64)
-    v = {"f4": i * 0.5 - 3, "f8": i * 0.5 - 3, "i4": i * 7 - 100,
-         "i8": i * 2**33 - 5, "u1": (i * 37) % 256}[dt]
-    return v.astype({"f4": "<f4", "f8": "<f8", "i4": "<i4", "i8": "<i8", "u1": "|u1"}[dt]).reshape(shape)
-def listing(z):
-    out = []
-    for name in z.namelist():
-        raw = z.read(name)
-        if name.endswith(".npy"):
-            a = np.lib.format.read_array(io.BytesIO(raw))
-            out.append("%s\t%s\t%r\t%08x" % (name[:-4], a.dtype.str, a.shape, zlib.crc32(a.tobytes())))
-        else:
-            out.append("%s\ttext\t%d\t%08x" % (name, len(raw), zlib.crc32(raw)))
-    return "\n".join(out)
-def npy_bytes(a, version=None):
-    b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(a), version=version); return b.getvalue()
-def zwrite(path, members, deflate=False):
-    mode = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", mode) as z:
-        for k, v in members:
-            z.writestr(k, v)
-def rawzip(path, members):
-    # A stored zip built byte by byte, for names zipfile will not write.
-    import struct
-    out, cd = b"", b""
-    for name, data in members:
-        crc = zlib.crc32(data)
-        cd += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, crc,
-                          len(data), len(data), len(name), 0, 0, 0, 0, 0, len(out)) + name
-        out += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21, crc,
-                           len(data), len(data), len(name), 0) + name + data
-    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members),
-                      len(cd), len(out), 0)
-    open(path, "wb").write(out + cd + end)
-def lie(descr, shape, data):
-    # A .npy member whose header claims `shape` but holds `data`.
-    d = ("{%r: %r, %r: False, %r: %s, }" % ("descr", descr, "fortran_order", "shape", shape)).encode()
-    n = (10 + len(d) + 1 + 63) // 64 * 64 - 10
-    return b"\x93NUMPY\x01\x00" + n.to_bytes(2, "little") + d + b" " * (n - len(d) - 1) + b"\n" + data
-'
-py() { "$PY" -c "$P
-$1"; }
+# Python snippets (npy) use tests/fixtures.py: seq() rebuilds the arrays
+# `npzcat write` makes with fill 'seq', listing() prints what `npzcat
+# list` should print for a stream NumPy reads, zwrite() and rawzip() write
+# zips of raw members in order, lie() a lying .npy header.
 
 # The members every round trip uses: all five dtypes, 0-d, empty, 8 dims.
 SPECS="y:i4:1000 y_true:i8:1000 flipped:u1:1000 s:f8: e:f4:0x3 e1:u1:0 \
@@ -145,7 +100,7 @@ fails_with() {
 	npzcat write y:f4:100x100:rand -o d.npz
 	MEMPROBE_COMPRESS=0 npzcat write -z 6 y:f4:100x100:rand -o z.npz
 	MEMPROBE_COMPRESS=junk npzcat write y:f4:100x100:rand -o j.npz
-	py "
+	npy "
 m = lambda p: [i.compress_type for i in zipfile.ZipFile(p).infolist()]
 assert m('s.npz') == [zipfile.ZIP_STORED], m('s.npz')
 assert m('d.npz') == [zipfile.ZIP_DEFLATED]
@@ -162,7 +117,7 @@ assert m('j.npz') == [zipfile.ZIP_DEFLATED]
 		npzcat write -z $z -m data.name=test -m data.n=1000 $SPECS -o s$z.npz
 		npzcat write -z $z -m data.name=test -m data.n=1000 $SPECS > p$z.npz
 	done
-	py "
+	npy "
 specs = '''$SPECS'''.split()
 for path in ['s0.npz', 's1.npz', 's9.npz', 'p0.npz', 'p1.npz', 'p9.npz']:
     z = np.load(path)
@@ -194,7 +149,7 @@ print(z[\"y\"].tolist(), z[\"x\"].dtype, z[\"x\"].shape)'"
 
 @test "stream: we read np.savez and np.savez_compressed, from a file and a pipe" {
 	need_numpy
-	py "
+	npy "
 rs = np.random.RandomState(1)
 arrays = dict(y=rs.randint(0, 10, 1000),                 # int64, NumPy's default
               y32=rs.randint(0, 10, 1000).astype(np.int32),
@@ -230,7 +185,7 @@ for f in ('n.npz', 'nc.npz', 'np.npz', 'npc.npz'):
 	assert_output "-7"
 	npzcat values n.npz w > w.txt
 	npzcat values n.npz y > y.txt
-	py "
+	npy "
 z = np.load('n.npz')
 assert np.array_equal(np.loadtxt('w.txt'), z['w'].ravel())
 assert np.array_equal(np.loadtxt('y.txt', dtype=np.int64), z['y'])
@@ -239,7 +194,7 @@ assert np.array_equal(np.loadtxt('y.txt', dtype=np.int64), z['y'])
 
 @test "stream: .npy format 2.0 and 3.0 headers, and long padded 1.0 ones" {
 	need_numpy
-	py "
+	npy "
 a = np.arange(12, dtype=np.float32).reshape(3, 4)
 # np.save picks 2.0 only for huge headers: force each version.
 m = [('v1.npy', npy_bytes(a, (1, 0))), ('v2.npy', npy_bytes(a, (2, 0))),
@@ -258,7 +213,7 @@ assert np.array_equal(np.load('v.npz')['long'], a)
 		run --separate-stderr npzcat list $f.npz
 		assert_success
 		assert_equal "${#lines[@]}" 4
-		crc=$(py "print('%08x' % zlib.crc32(np.arange(12, dtype=np.float32).tobytes()))")
+		crc=$(npy "print('%08x' % zlib.crc32(np.arange(12, dtype=np.float32).tobytes()))")
 		for n in v1 v2 v3 long; do
 			assert_line "$n"$'\t<f4\t(3, 4)\t'"$crc"
 		done
@@ -267,7 +222,7 @@ assert np.array_equal(np.load('v.npz')['long'], a)
 
 @test "stream: a 50 MB member (many libarchive blocks), stored and deflated, file and pipe" {
 	need_numpy
-	py "
+	npy "
 rs = np.random.RandomState(3)
 x = rs.rand(50 * 1024 * 1024 // 4).astype(np.float32)
 x[::3] = -1.0
@@ -284,7 +239,7 @@ open('big.want', 'w').write(listing(zipfile.ZipFile('big.npz')) + '\n')
 	# Copied through us (deflate 1 and store), NumPy sees the same x.
 	npzcat copy big.npz c1.npz
 	npzcat copy -z 0 bigc.npz - > c0.npz
-	py "
+	npy "
 a = np.load('big.npz')['x']
 for f in ('c1.npz', 'c0.npz'):
     assert np.array_equal(np.load(f)['x'], a), f
@@ -293,7 +248,7 @@ for f in ('c1.npz', 'c0.npz'):
 
 @test "stream: rows convert float32 and float64 to either; integer members are not features" {
 	need_numpy
-	py "
+	npy "
 rs = np.random.RandomState(4)
 np.savez('r.npz', d=rs.randn(101, 3, 5), i=rs.randint(-1000, 1000, (37, 4)),
          u=rs.randint(0, 256, (9, 2)).astype(np.uint8), f=rs.rand(11, 2).astype(np.float32),
@@ -427,7 +382,7 @@ all_fail() {
 
 @test "stream: member names are NAME.npy or meta.txt; paths, '..' and other names are errors" {
 	need_numpy
-	py "
+	npy "
 y = npy_bytes(np.arange(3))
 bad = ['../../../x.npy', '/abs.npy', 'meta.txt/', 'data/notes.txt', 'a..npy', 'README',
        'y', 'notes.txt', '.npy', 'x\ty.npy']
@@ -451,7 +406,7 @@ rawzip('ctl.npz', [(b'y\x1b[2J.npy', y)])
 	run --separate-stderr npzcat list ctl.npz
 	[[ $stderr == *"y\x1b[2J.npy"* && $stderr != *$'\e'* ]]
 	# Controls: np.savez's names, dotted state_dict names included.
-	py "np.savez('ok.npz', **{'fc1.weight': np.ones((2, 3), np.float32), 'y': np.arange(3)})"
+	npy "np.savez('ok.npz', **{'fc1.weight': np.ones((2, 3), np.float32), 'y': np.arange(3)})"
 	run --separate-stderr npzcat list ok.npz
 	assert_success
 	assert_line --index 0 --regexp $'^fc1\\.weight\t<f4\t\\(2, 3\\)\t'
@@ -460,7 +415,7 @@ rawzip('ctl.npz', [(b'y\x1b[2J.npy', y)])
 
 @test "stream: corrupt refuses a member named like a path instead of copying it" {
 	need_numpy
-	py "
+	npy "
 y = npy_bytes((np.arange(4) % 3).astype(np.int32))
 x = npy_bytes(np.zeros((4, 2), np.float32))
 for i, n in enumerate(['../../../x.npy', '/abs.npy', 'meta.txt/']):
@@ -480,7 +435,7 @@ zwrite('ok.npz', [('meta.txt', b'data.classes=3\n'), ('y.npy', y), ('x.npy', x)]
 	[ -z "$(ls -A | grep -e '\.tmp\.' -e '^c\.npz$')" ]
 	# The same stream without that member goes through.
 	corrupt -p 0.5 ok.npz -o c.npz
-	py "assert zipfile.ZipFile('c.npz').namelist() == ['meta.txt', 'y.npy', 'y_true.npy', 'flipped.npy', 'x.npy']"
+	npy "assert zipfile.ZipFile('c.npz').namelist() == ['meta.txt', 'y.npy', 'y_true.npy', 'flipped.npy', 'x.npy']"
 }
 
 @test "stream: a 1 KB stream that claims a 100 GB member fails as truncated, in bounded memory" {
@@ -490,7 +445,7 @@ zwrite('ok.npz', [('meta.txt', b'data.classes=3\n'), ('y.npy', y), ('x.npy', x)]
 	# holds 16 bytes) fails as truncated, not as out of memory.
 	{ "$TOP/tests/memlimit" 256 "$NPZCAT" --help && "$TOP/tests/memlimit" 256 corrupt --help; } >/dev/null 2>&1 ||
 		skip "the tools do not start within tests/memlimit 256"
-	py "
+	npy "
 y = npy_bytes((np.arange(4) % 3).astype(np.int32))
 x = npy_bytes(np.zeros((4, 1), np.float32))
 m = ('meta.txt', b'data.classes=3\n')
@@ -524,7 +479,7 @@ for dfl in (False, True):
 
 @test "stream: byte-identical means every array member, and meta.txt but for its .argv keys" {
 	need_numpy
-	py "
+	npy "
 rs = np.random.RandomState(6)
 zwrite('a.npz', [('meta.txt', b'data.classes=3\n'),
                  ('y.npy', npy_bytes((np.arange(90) % 3).astype(np.int32))),
@@ -541,7 +496,7 @@ zwrite('a.npz', [('meta.txt', b'data.classes=3\n'),
 	! cmp -s F.npz H.npz
 	# ...in meta.txt's masc.argv line only: every array member is the
 	# same, in the same order, .npy header and data byte for byte.
-	py "
+	npy "
 def parts(path):
     z = zipfile.ZipFile(path)
     return (z.namelist(), [(n, z.read(n)) for n in z.namelist() if n.endswith('.npy')],
@@ -568,7 +523,7 @@ for other, argv in (('G.npz', 'fit -q a.npz'), ('H.npz', 'fit -q')):
 	need_numpy
 	npzcat write -z 1 -m data.name=t y:i4:1000 flipped:u1:1000 x:f4:10x784:mnist -o ours1.npz
 	npzcat write -z 0 -m data.name=t y:i4:1000 flipped:u1:1000 x:f4:10x784 -o ours0.npz
-	py "
+	npy "
 rs = np.random.RandomState(5)
 a = dict(y=rs.randint(0, 10, 1000), x=rs.rand(10, 784).astype(np.float32))
 np.savez('np.npz', **a)
@@ -602,7 +557,7 @@ np.savez_compressed('npc.npz', **a)
 
 @test "stream: wrong .npy magic, a lying header, an overflowing shape" {
 	need_numpy
-	py "
+	npy "
 a = np.arange(10, dtype=np.float32)
 b = npy_bytes(a)
 for dfl in (False, True):
@@ -630,7 +585,7 @@ for dfl in (False, True):
 
 @test "stream: unsupported dtypes and Fortran order are errors naming member and dtype" {
 	need_numpy
-	py "
+	npy "
 zwrite('be.npz', [('y.npy', npy_bytes(np.arange(3, dtype='>f4')))])
 zwrite('obj.npz', [('o.npy', npy_bytes(np.array([1, 'a'], dtype=object)))])
 zwrite('half.npz', [('h.npy', npy_bytes(np.zeros(3, '<f2')))])
@@ -652,7 +607,7 @@ zwrite('fo.npz', [('f.npy', npy_bytes(np.asfortranarray(np.zeros((2, 3)))))])
 	need_numpy
 	npzcat write -z 1 y:i4:1000 x:f4:20x784:mnist -o d.npz
 	npzcat write -z 0 y:i4:1000 x:f4:20x784 -o s.npz
-	py "np.savez('n.npz', y=np.arange(1000), x=np.random.RandomState(0).rand(20, 784).astype(np.float32))
+	npy "np.savez('n.npz', y=np.arange(1000), x=np.random.RandomState(0).rand(20, 784).astype(np.float32))
 np.savez_compressed('nc.npz', y=np.arange(1000), x=np.random.RandomState(0).rand(20, 784).astype(np.float32))
 import subprocess
 p = subprocess.run([sys.executable, '-c', 'import numpy as np, sys\n'
@@ -689,7 +644,7 @@ for f in ('d.npz', 's.npz', 'n.npz', 'nc.npz', 'np.npz'):
 @test "stream: a damaged member name is caught by the zip directory" {
 	need_numpy
 	npzcat write -m a=1 y:i4:10 y_true:i4:10 -o s.npz
-	py "
+	npy "
 b = bytearray(open('s.npz', 'rb').read())
 i = b.index(b'y_true.npy')            # the first occurrence: the local header
 b[i + 5] = ord('d')
@@ -700,7 +655,7 @@ open('bad.npz', 'wb').write(b)
 
 @test "stream: duplicate member names are an error" {
 	need_numpy
-	py "
+	npy "
 import warnings
 warnings.simplefilter('ignore')
 zwrite('dup.npz', [('y.npy', npy_bytes(np.arange(3))), ('y.npy', npy_bytes(np.arange(4)))])
@@ -713,7 +668,7 @@ assert list(np.load('dup.npz')['y']) == [0, 1, 2, 3]   # NumPy takes the last
 
 @test "stream: a broken meta.txt is an error naming its line" {
 	need_numpy
-	py "zwrite('m.npz', [('meta.txt', b'a=1\nno equals\n'), ('y.npy', npy_bytes(np.arange(3)))])"
+	npy "zwrite('m.npz', [('meta.txt', b'a=1\nno equals\n'), ('y.npy', npy_bytes(np.arange(3)))])"
 	run --separate-stderr npzcat meta m.npz
 	fails_with "meta.txt.*line 2"
 	run --separate-stderr npzcat bundle m.npz out.npz

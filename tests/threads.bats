@@ -27,15 +27,6 @@ teardown() {
 	wait 2>/dev/null || true
 }
 
-mkdata_np() { # FILE N C H W
-	npy "
-rng = np.random.default_rng(3)
-n, c, h, w = $2, $3, $4, $5
-y = np.arange(n) % 10
-rng.shuffle(y)
-np.savez('$1', y=y, x=rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32))"
-}
-
 # The array members of a stream, one line each: name, dtype, shape, CRC.
 arrays() { "$NPZCAT" list "$1" | grep -v '^meta\.txt'; }
 
@@ -66,19 +57,19 @@ same_at_every_thread_count() { # ARCH DATA EPOCHS [OPTS...]
 
 @test "threads: the MLP's checkpoints are identical at 1, 2 and 4 threads under load" {
 	need_numpy
-	mkdata_np d.npz 64 1 28 28
+	mkdata_np d.npz 64 1 28 28 3
 	same_at_every_thread_count mlp d.npz 2
 }
 
 @test "threads: the CNN's checkpoints are identical at 1, 2 and 4 threads under load" {
 	need_numpy
-	mkdata_np d.npz 64 1 28 28
+	mkdata_np d.npz 64 1 28 28 3
 	same_at_every_thread_count cnn d.npz 2 --batch 16
 }
 
 @test "threads: dumpacts and the probes are identical at 1, 2 and 4 threads under load" {
 	need_numpy
-	mkdata_np d.npz 80 1 28 28
+	mkdata_np d.npz 80 1 28 28 3
 	train --arch cnn --max-epochs 1 --save 1 --ckpt-dir ck d.npz 2>/dev/null
 	start_load
 	for t in 1 2 4; do

@@ -7,19 +7,6 @@ load helpers
 # Checkpoints of the MLP are 40 MB: store them, deflate costs seconds.
 export MEMPROBE_COMPRESS=0
 
-# Synthetic data stream: N samples of shape C,H,W, labels 0..9 (every
-# class present), written by NumPy in the real format. Labels int64 as
-# NumPy writes them by default.
-mkdata_np() { # FILE N C H W [SEED]
-	npy "
-rng = np.random.default_rng(${6:-1})
-n, c, h, w = $2, $3, $4, $5
-y = np.arange(n) % 10
-rng.shuffle(y)
-x = rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32)
-np.savez('$1', y=y, x=x)"
-}
-
 # Train parameters after one epoch recomputed in NumPy from epoch 0
 # (MLP, batch 32, in order), for sgd or adam; prints the worst difference.
 np_epoch() { # CK0 CK1 DATA OPT LR
@@ -123,12 +110,6 @@ assert worst < (1e-6 if opt == 'sgd' else 0.1 * lr) and off < 1e-3, (worst, off)
 @test "bad data: integer x, flipped other than 0/1, absurd or disagreeing data.classes" {
 	need_numpy
 	npy "
-import io, zipfile
-def write(path, meta, arrays):
-    with zipfile.ZipFile(path, 'w') as z:
-        z.writestr('meta.txt', meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.save(b, np.asarray(v)); z.writestr(k + '.npy', b.getvalue())
 rng = np.random.default_rng(1)
 y = np.arange(20) % 10; x = rng.uniform(-1, 1, (20, 1, 8, 8)).astype(np.float32)
 write('i4.npz', 'data.classes=10\n', [('y', y), ('x', (x * 100).astype('<i4'))])

@@ -6,16 +6,9 @@
 # the edited model predicts exactly what VeLPIC predicts.
 load helpers
 
-W='import io, zipfile
-def write(path, meta, arrays, compress=False):
-    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(path, "w", mode) as z:
-        if meta is not None:
-            z.writestr("meta.txt", meta)
-        for k, v in arrays:
-            b = io.BytesIO(); np.lib.format.write_array(b, np.asarray(v)); z.writestr(k + ".npy", b.getvalue())
-def meta(path):
-    return dict(l.split("=", 1) for l in zipfile.ZipFile(path).read("meta.txt").decode().splitlines() if l)
+# Python prelude: the checkpoints' and probes' arrays (write() and meta()
+# are tests/fixtures.py's).
+W='
 def linear(name, o, i, bias=True):
     r = [(name + ".weight", (rs.randn(o, i) / np.sqrt(i)).astype(np.float32))]
     return r + ([(name + ".bias", rs.randn(o).astype(np.float32))] if bias else [])
@@ -64,9 +57,7 @@ write('m.npz', 'probe=masc\n', [('k', np.array([1, 1, 1], np.int32)), ('basis', 
 @test "transplant: usage errors exit 2 with nothing on stdout" {
 	for args in "" "-p v.npz" "-m ck.npz --bias none" "-m ck.npz extra" "-m -" \
 		"-m - -p -" "-m ck.npz --compress 11" "-m ck.npz --bogus"; do
-		run --separate-stderr transplant $args
-		assert_usage_error
-		assert_regex "$stderr" "usage: transplant"
+		fails_usage "usage: transplant" transplant $args
 	done
 	run --separate-stderr transplant -m ck.npz --layer ""
 	assert_usage_error
@@ -138,13 +129,7 @@ assert (o['fc5.weight'] == dict(P)['fc5.weight']).all() and meta('out1.npz')['tr
 }
 
 # Each runtime error: exit 1, a message, no output file, no temporary.
-check() {
-	run --separate-stderr transplant "$@" -o out.npz
-	assert_runtime_error
-	assert_regex "$stderr" "^transplant: "
-	[ ! -e out.npz ] || fail "out.npz left behind"
-	[ -z "$(ls | grep tmp)" ] || fail "temporary left behind"
-}
+check() { fails_leaving_nothing transplant "$@"; assert_regex "$stderr" "^transplant: "; }
 
 @test "transplant: runtime errors exit 1 and leave no output file" {
 	need_numpy
@@ -175,16 +160,11 @@ write('intw.npz', CNN, [(k, v.astype(np.int32) if k == 'fc2.weight' else v) for 
 		assert_failure
 		[ -n "$stderr" ]
 	done
-	check -m nobias.npz -p v.npz
-	assert_regex "$stderr" "^transplant: nobias.npz: checkpoint has no 'fc3.bias' \\(a mlp model needs it\\)$"
-	check -m noarch.npz -p v.npz
-	assert_regex "$stderr" "^transplant: noarch.npz: not a model checkpoint \\(meta.txt has no 'model.arch'\\)$"
-	check -m scalar.npz -p vc.npz
-	assert_regex "$stderr" "^transplant: scalar.npz: 'conv1.weight' has shape \\(\\), but cnn on 1x8x8 input with 3 classes needs \\(16, 1, 3, 3\\)$"
-	check -m empty.npz -p vc.npz
-	assert_regex "$stderr" "^transplant: empty.npz: 'conv1.weight' has shape \\(0, 1, 3, 3\\)"
-	check -m intw.npz -p vc.npz
-	assert_regex "$stderr" "^transplant: intw.npz: 'fc2.weight' has dtype <i4, not a float$"
+	check -m nobias.npz -p v.npz; assert_regex "$stderr" "^transplant: nobias.npz: checkpoint has no 'fc3.bias' \\(a mlp model needs it\\)$"
+	check -m noarch.npz -p v.npz; assert_regex "$stderr" "^transplant: noarch.npz: not a model checkpoint \\(meta.txt has no 'model.arch'\\)$"
+	check -m scalar.npz -p vc.npz; assert_regex "$stderr" "^transplant: scalar.npz: 'conv1.weight' has shape \\(\\), but cnn on 1x8x8 input with 3 classes needs \\(16, 1, 3, 3\\)$"
+	check -m empty.npz -p vc.npz; assert_regex "$stderr" "^transplant: empty.npz: 'conv1.weight' has shape \\(0, 1, 3, 3\\)"
+	check -m intw.npz -p vc.npz; assert_regex "$stderr" "^transplant: intw.npz: 'fc2.weight' has dtype <i4, not a float$"
 }
 
 @test "transplant: a probe with NaN, infinity or integer vectors is refused" {
@@ -197,16 +177,11 @@ for name, bad in [('nan', np.nan), ('inf', np.inf), ('ninf', -np.inf)]:
 w = VC.astype(np.float64); w[1, 0] = np.nan
 write('nan64.npz', 'probe=velpic\n', [('w', w)])
 write('int.npz', 'probe=velpic\n', [('w', np.ones((3, 2048), np.int32))])"
-	check -m ck.npz -p nan.npz
-	assert_regex "$stderr" "^transplant: nan.npz: 'w' has a non-finite value \\(nan\\) in row 2$"
-	check -m ck.npz -p inf.npz
-	assert_regex "$stderr" "^transplant: inf.npz: 'w' has a non-finite value \\(inf\\) in row 2$"
-	check -m ck.npz -p ninf.npz
-	assert_regex "$stderr" "non-finite value \\(-inf\\) in row 2"
-	check -m cnn.npz -p nan64.npz
-	assert_regex "$stderr" "^transplant: nan64.npz: 'w' has a non-finite value \\(nan\\) in row 1$"
-	check -m ck.npz -p int.npz
-	assert_regex "$stderr" "^transplant: int.npz: member 'w' has dtype '<i4': features must be float32 or float64"
+	check -m ck.npz -p nan.npz; assert_regex "$stderr" "^transplant: nan.npz: 'w' has a non-finite value \\(nan\\) in row 2$"
+	check -m ck.npz -p inf.npz; assert_regex "$stderr" "^transplant: inf.npz: 'w' has a non-finite value \\(inf\\) in row 2$"
+	check -m ck.npz -p ninf.npz; assert_regex "$stderr" "non-finite value \\(-inf\\) in row 2"
+	check -m cnn.npz -p nan64.npz; assert_regex "$stderr" "^transplant: nan64.npz: 'w' has a non-finite value \\(nan\\) in row 1$"
+	check -m ck.npz -p int.npz; assert_regex "$stderr" "^transplant: int.npz: member 'w' has dtype '<i4': features must be float32 or float64"
 }
 
 @test "transplant: the edited model predicts exactly what VeLPIC predicts; it trains on" {

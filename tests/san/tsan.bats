@@ -8,18 +8,9 @@ load helpers
 
 export MEMPROBE_COMPRESS=0
 
-mkdata_np() { # FILE N C H W
-	npy "
-rng = np.random.default_rng(4)
-n, c, h, w = $2, $3, $4, $5
-y = np.arange(n) % 10
-rng.shuffle(y)
-np.savez('$1', y=y, x=rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32))"
-}
-
 @test "tsan: train mlp at 2 and 4 threads, then dumpacts, masc, velpic" {
 	need_numpy
-	mkdata_np d.npz 64 1 28 28
+	mkdata_np d.npz 64 1 28 28 4
 	for t in 2 4; do
 		run train --arch mlp --max-epochs 1 --save 1 --threads "$t" --ckpt-dir "ck$t" --eval d.npz d.npz
 		assert_success
@@ -40,7 +31,7 @@ np.savez('$1', y=y, x=rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32))"
 
 @test "tsan: train cnn at 3 threads, resume, dumpacts --predict" {
 	need_numpy
-	mkdata_np d.npz 32 1 28 28
+	mkdata_np d.npz 32 1 28 28 4
 	run train --arch cnn --batch 8 --max-epochs 1 --save all --threads 3 --ckpt-dir ck d.npz
 	assert_success
 	run train --resume ck/epoch-001.npz --max-epochs 2 --threads 2 --ckpt-dir ck d.npz
@@ -51,7 +42,7 @@ np.savez('$1', y=y, x=rng.uniform(-1, 1, (n, c, h, w)).astype(np.float32))"
 
 @test "tsan: train resnet18 and alexnet-cifar at 2 threads on 32x32 colour images" {
 	need_numpy
-	mkdata_np d.npz 8 3 32 32
+	mkdata_np d.npz 8 3 32 32 4
 	run train --arch resnet18 --batch 4 --max-epochs 1 --save 1 --threads 2 --ckpt-dir r d.npz
 	assert_success
 	run dumpacts -m r/epoch-001.npz --layers l4,bf_last --bn-mode batch --threads 3 --outdir ra d.npz

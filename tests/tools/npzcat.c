@@ -115,6 +115,18 @@ static void seek_member(struct npz_reader *r, const char *name)
 	die("%s: no member '%s'", npz_reader_path(r), name);
 }
 
+/* A reader of path at member name (an array, if array); dies if it cannot. */
+static struct npz_reader *open_member(const char *path, const char *name, int array)
+{
+	struct npz_reader *r = npz_reader_open(path);
+	if (!r)
+		die_lib();
+	seek_member(r, name);
+	if (array && !npz_reader_is_array(r))
+		die("member '%s' is not an array", name);
+	return r;
+}
+
 /* Read r to its end, so that a damaged tail is still an error. */
 static void drain(struct npz_reader *r)
 {
@@ -127,12 +139,7 @@ static void drain(struct npz_reader *r)
 
 static int cmd_values(const char *path, const char *name)
 {
-	struct npz_reader *r = npz_reader_open(path);
-	if (!r)
-		die_lib();
-	seek_member(r, name);
-	if (!npz_reader_is_array(r))
-		die("member '%s' is not an array", name);
+	struct npz_reader *r = open_member(path, name, 1);
 	const struct npy_header *h = npz_reader_header(r);
 	enum npy_dtype t = h->dtype;
 	size_t count = h->count;
@@ -156,12 +163,9 @@ static int cmd_values(const char *path, const char *name)
 
 static int cmd_meta(const char *path)
 {
-	struct npz_reader *r = npz_reader_open(path);
+	struct npz_reader *r = open_member(path, "meta.txt", 0);
 	struct meta m = META_INIT;
 	size_t len;
-	if (!r)
-		die_lib();
-	seek_member(r, "meta.txt");
 	if (npz_reader_load_meta(r, &m))
 		die_lib();
 	drain(r);
@@ -175,12 +179,7 @@ static int cmd_meta(const char *path)
 
 static int cmd_rows(const char *path, const char *name, const struct npzcat_opts *o)
 {
-	struct npz_reader *r = npz_reader_open(path);
-	if (!r)
-		die_lib();
-	seek_member(r, name);
-	if (!npz_reader_is_array(r))
-		die("member '%s' is not an array", name);
+	struct npz_reader *r = open_member(path, name, 1);
 	const struct npy_header *h = npz_reader_header(r);
 	size_t nrows = h->ndim ? (size_t)h->shape[0] : 1;
 	size_t width = npy_row_count(h), isz = o->f64 ? 8 : 4;
@@ -204,6 +203,13 @@ static int cmd_rows(const char *path, const char *name, const struct npzcat_opts
 
 /* ---- copying ---- */
 
+/* Abort w (its output goes) and die with the library's message. */
+static noreturn void abort_and_die(struct npz_writer *w)
+{
+	npz_writer_abort(w);
+	die_lib();
+}
+
 static int cmd_copy(const char *in, const char *out, const struct npzcat_opts *o)
 {
 	struct npz_reader *r = npz_reader_open(in);
@@ -217,26 +223,22 @@ static int cmd_copy(const char *in, const char *out, const struct npzcat_opts *o
 	while ((rc = npz_reader_next(r)) > 0) {
 		if (npz_reader_is_array(r)) {
 			if (npz_writer_copy(w, r, NULL))
-				goto fail;
+				abort_and_die(w);
 		} else {
 			size_t len;
 			char *t = npz_reader_load_text(r, &len);
-			if (!t || npz_writer_add_text(w, npz_reader_name(r), t, len)) {
-				free(t);
-				goto fail;
-			}
+			int bad = !t || npz_writer_add_text(w, npz_reader_name(r), t, len);
 			free(t);
+			if (bad)
+				abort_and_die(w);
 		}
 	}
 	if (rc < 0)
-		goto fail;
+		abort_and_die(w);
 	npz_reader_free(r);
 	if (npz_writer_close(w))
 		die_lib();
 	return 0;
-fail:
-	npz_writer_abort(w);
-	die_lib();
 }
 
 static int cmd_bundle(const char *in, const char *out, const struct npzcat_opts *o)
@@ -411,14 +413,14 @@ static int cmd_write(int nspec, char **specs, const struct npzcat_opts *o,
 	if (!w)
 		die_lib();
 	if (o->meta.n && npz_writer_add_meta(w, &o->meta))
-		goto fail;
+		abort_and_die(w);
 	for (int i = 0; i < nspec; i++) {
 		if (o->fail_after == i) {
 			npz_writer_abort(w);
 			die("failing on purpose after %d members", i);
 		}
 		if (write_member(w, &sp[i], chunk))
-			goto fail;
+			abort_and_die(w);
 	}
 	if (o->fail_late || o->fail_after == nspec) {
 		npz_writer_abort(w);
@@ -428,9 +430,15 @@ static int cmd_write(int nspec, char **specs, const struct npzcat_opts *o,
 	if (npz_writer_close(w))
 		die_lib();
 	return 0;
-fail:
-	npz_writer_abort(w);
-	die_lib();
+}
+
+/* optarg as a count in [1, 2^30]; what names it in the usage error. */
+static size_t opt_count(const char *what)
+{
+	long v;
+	if (parse_long(optarg, 1, 1L << 30, &v))
+		die_usage(usage, "invalid %s: %s", what, mp_errmsg());
+	return (size_t)v;
 }
 
 int main(int argc, char **argv)
@@ -469,14 +477,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "b:r:8z:o:m:c:f:Fh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (parse_long(optarg, 1, 1L << 30, &v))
-				die_usage(usage, "invalid size: %s", mp_errmsg());
-			o.bufsize = (size_t)v;
+			o.bufsize = opt_count("size");
 			break;
 		case 'r':
-			if (parse_long(optarg, 1, 1L << 30, &v))
-				die_usage(usage, "invalid rows: %s", mp_errmsg());
-			o.rows = (size_t)v;
+			o.rows = opt_count("rows");
 			break;
 		case '8':
 			o.f64 = 1;
@@ -499,9 +503,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'c':
-			if (parse_long(optarg, 1, 1L << 30, &v))
-				die_usage(usage, "invalid chunk: %s", mp_errmsg());
-			chunk = (size_t)v;
+			chunk = opt_count("chunk");
 			break;
 		case 'f':
 			if (parse_long(optarg, 0, INT_MAX, &v))

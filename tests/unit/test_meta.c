@@ -17,31 +17,9 @@
 #include <unistd.h>
 
 #include "meta.h"
+#include "scratch.h"
 #include "tap.h"
 #include "util.h"
-
-static char dir[] = "/tmp/test_meta.XXXXXX";
-
-static int exists(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0;
-}
-
-/* Number of entries in dir. */
-static int dir_entries(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "ls -A %s | wc -l", dir);
-	FILE *f = popen(cmd, "r");
-	int n = -1;
-	if (f) {
-		if (fscanf(f, "%d", &n) != 1)
-			n = -1;
-		pclose(f);
-	}
-	return n;
-}
 
 /* ---- meta ---- */
 
@@ -295,7 +273,7 @@ TEST(sizes_and_alloc)
 TEST(tmp_commit)
 {
 	char path[256], *tmp = NULL;
-	snprintf(path, sizeof path, "%s/out.npz", dir);
+	snprintf(path, sizeof path, "%s/out.npz", scratch_dir);
 	int fd = mp_tmp_create(path, &tmp);
 	CHECK(fd >= 0);
 	if (fd < 0)
@@ -323,40 +301,40 @@ TEST(tmp_commit)
 	CHECK(stat(path, &st) == 0 && st.st_size == 2);
 	free(tmp);
 	unlink(path);
-	CHECK(dir_entries() == 0);
+	CHECK(scratch_count("") == 0);
 }
 
 TEST(tmp_discard_and_errors)
 {
 	char path[256], *tmp = NULL;
-	snprintf(path, sizeof path, "%s/gone.npz", dir);
+	snprintf(path, sizeof path, "%s/gone.npz", scratch_dir);
 	int fd = mp_tmp_create(path, &tmp);
 	CHECK(fd >= 0);
 	close(fd);
 	mp_tmp_discard(tmp);
 	CHECK(!exists(tmp) && !exists(path));
 	free(tmp);
-	CHECK(dir_entries() == 0);
+	CHECK(scratch_count("") == 0);
 
 	/* A directory that does not exist: an error naming the path. */
-	snprintf(path, sizeof path, "%s/no/such/dir/out.npz", dir);
+	snprintf(path, sizeof path, "%s/no/such/dir/out.npz", scratch_dir);
 	tmp = NULL;
 	CHECK(mp_tmp_create(path, &tmp) == -1);
 	CHECK(tmp == NULL);
 	CHECK(strstr(mp_errmsg(), "out.npz") != NULL);
 
 	/* Commit to where a rename cannot go: the temporary is removed. */
-	snprintf(path, sizeof path, "%s/x", dir);
+	snprintf(path, sizeof path, "%s/x", scratch_dir);
 	fd = mp_tmp_create(path, &tmp);
 	CHECK(fd >= 0);
 	close(fd);
 	char bad[300];
-	snprintf(bad, sizeof bad, "%s/missing/x", dir);
+	snprintf(bad, sizeof bad, "%s/missing/x", scratch_dir);
 	CHECK(mp_tmp_commit(tmp, bad) == -1);
 	CHECK(strstr(mp_errmsg(), "missing/x") != NULL);
 	CHECK(!exists(tmp));
 	free(tmp);
-	CHECK(dir_entries() == 0);
+	CHECK(scratch_count("") == 0);
 }
 
 /* In a child: create a temporary, report its name on fd `out`, then
@@ -367,7 +345,7 @@ static void child(int out, int how)
 	char *argv[] = { "test_meta", NULL };
 	mp_init(1, argv);
 	freopen("/dev/null", "w", stderr);
-	snprintf(path, sizeof path, "%s/sig.npz", dir);
+	snprintf(path, sizeof path, "%s/sig.npz", scratch_dir);
 	int fd = mp_tmp_create(path, &tmp);
 	if (fd < 0)
 		_exit(3);
@@ -394,19 +372,13 @@ TEST(tmp_removed_on_death)
 		{ 4, 0, 2 },
 	};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-		int p[2];
+		int fd;
 		char name[300] = "";
-		if (pipe(p))
+		pid_t pid = spawn_writer(&fd, child, c[i].how);
+		if (pid < 0)
 			return;
-		fflush(stdout);
-		pid_t pid = fork();
-		if (pid == 0) {
-			close(p[0]);
-			child(p[1], c[i].how);
-		}
-		close(p[1]);
-		ssize_t n = read(p[0], name, sizeof name - 1);
-		close(p[0]);
+		ssize_t n = read(fd, name, sizeof name - 1);
+		close(fd);
 		int st;
 		waitpid(pid, &st, 0);
 		CHECK(n > 0);
@@ -416,7 +388,7 @@ TEST(tmp_removed_on_death)
 		else
 			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == c[i].code);
 		CHECK(!exists(name));
-		CHECK(dir_entries() == 0);
+		CHECK(scratch_count("") == 0);
 	}
 }
 
@@ -441,10 +413,7 @@ TEST(deferred_signals)
 
 int main(void)
 {
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	scratch_init("test_meta");
 	RUN(meta_parse_basic);
 	RUN(meta_parse_errors);
 	RUN(meta_duplicate_keys);
@@ -459,6 +428,5 @@ int main(void)
 	RUN(tmp_discard_and_errors);
 	RUN(tmp_removed_on_death);
 	RUN(deferred_signals);
-	rmdir(dir);
 	return tap_done();
 }

@@ -12,68 +12,13 @@
 #include "check.h"
 #include "gemm.h"
 #include "nn.h"
+#include "nn_ref.h"
 #include "par.h"
 #include "rng.h"
 #include "tap.h"
 #include "util.h"
 
-/* ---- double-precision references ---- */
-
-struct lin_case { int B, I, O, relu, bias; };
-
-static void lin_ref(double *out, const double *in, const double *w, const double *b,
-		    const struct lin_case *c)
-{
-	for (int r = 0; r < c->B; r++)
-		for (int o = 0; o < c->O; o++) {
-			double s = b ? b[o] : 0;
-			for (int i = 0; i < c->I; i++)
-				s += in[r * c->I + i] * w[o * c->I + i];
-			out[r * c->O + o] = c->relu && s < 0 ? 0 : s;
-		}
-}
-
-static void conv_ref(double *out, const double *in, const double *w, const double *b,
-		     const struct conv2d_dims *d, int relu)
-{
-	for (int n = 0; n < d->B; n++)
-		for (int oc = 0; oc < d->OC; oc++)
-			for (int oh = 0; oh < d->OH; oh++)
-				for (int ow = 0; ow < d->OW; ow++) {
-					double s = b ? b[oc] : 0;
-					for (int c = 0; c < d->C; c++)
-						for (int kh = 0; kh < d->KH; kh++)
-							for (int kw = 0; kw < d->KW; kw++) {
-								int ih = oh * d->stride - d->pad + kh;
-								int iw = ow * d->stride - d->pad + kw;
-								if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
-									continue;
-								s += in[((n * d->C + c) * d->H + ih) * d->W + iw]
-								     * w[((oc * d->C + c) * d->KH + kh) * d->KW + kw];
-							}
-					out[((n * d->OC + oc) * d->OH + oh) * d->OW + ow] = relu && s < 0 ? 0 : s;
-				}
-}
-
-static void pool_ref(double *out, const double *in, const struct pool2d_dims *d, int max)
-{
-	for (int p = 0; p < d->B * d->C; p++)
-		for (int oh = 0; oh < d->OH; oh++)
-			for (int ow = 0; ow < d->OW; ow++) {
-				double m = -INFINITY, s = 0;
-				for (int kh = 0; kh < d->K; kh++)
-					for (int kw = 0; kw < d->K; kw++) {
-						int h = oh * d->stride - d->pad + kh;
-						int w = ow * d->stride - d->pad + kw;
-						if (h < 0 || h >= d->H || w < 0 || w >= d->W)
-							continue;
-						double v = in[(p * d->H + h) * d->W + w];
-						m = v > m ? v : m;
-						s += v;
-					}
-				out[(p * d->OH + oh) * d->OW + ow] = max ? m : s / (d->K * d->K);
-			}
-}
+/* ---- double-precision references (the layers' are in nn_ref.h) ---- */
 
 static double xent_ref(const double *l, const int32_t *y, int B, int C)
 {
@@ -91,12 +36,14 @@ static double xent_ref(const double *l, const int32_t *y, int B, int C)
 
 /* ---- linear ---- */
 
+struct lin_case { const char *name; int B, I, O, relu, bias; };
+
 struct lin_ctx { const struct lin_case *c; double *in, *w, *b; };
 
 static void lin_f(double *out, void *ctx)
 {
 	struct lin_ctx *x = ctx;
-	lin_ref(out, x->in, x->w, x->b, x->c);
+	lin_ref(out, x->in, x->w, x->b, x->c->B, x->c->I, x->c->O, x->c->relu);
 }
 
 static void check_linear(const struct lin_case *c)
@@ -128,24 +75,12 @@ static void check_linear(const struct lin_case *c)
 	free(dw); free(db); free(dout); free(ref); free(x.in); free(x.w); free(x.b);
 }
 
-TEST(linear_small)
-{
-	struct lin_case c = { 3, 5, 4, 0, 1 };
-	check_linear(&c);
-}
-
-TEST(linear_relu)
-{
-	struct lin_case c = { 7, 33, 19, 1, 1 };
-	check_linear(&c);
-}
-
-TEST(linear_nobias_big)
-{
+static const struct lin_case linear_cases[] = {
+	{ "linear_small", 3, 5, 4, 0, 1 },
+	{ "linear_relu", 7, 33, 19, 1, 1 },
 	/* Big enough to be split into several tasks. */
-	struct lin_case c = { 32, 300, 260, 1, 0 };
-	check_linear(&c);
-}
+	{ "linear_nobias_big", 32, 300, 260, 1, 0 },
+};
 
 /* ---- conv2d ---- */
 
@@ -157,17 +92,26 @@ static void conv_f(double *out, void *ctx)
 	conv_ref(out, x->in, x->w, x->b, x->d, x->relu);
 }
 
-/* path: -1 as conv2d_dims_init chooses, 0 im2col, 1 implicit (stride 1);
- * group > 0 overrides the samples per block. */
-static void check_conv_path(int B, int C, int H, int W, int OC, int K, int stride,
-			    int pad, int relu, int bias, int path, int group)
+/* A K x K convolution; path: as conv2d_dims_init chooses, or forced (the
+ * implicit one needs stride 1); group > 0 overrides the samples per block. */
+enum conv_path { PATH_CHOSEN, PATH_IM2COL, PATH_IMPLICIT };
+struct conv_case {
+	const char *name;
+	int B, C, H, W, OC, K, stride, pad, relu, bias;
+	enum conv_path path;
+	int group;
+};
+
+static void check_conv(const struct conv_case *k)
 {
+	int B = k->B, C = k->C, H = k->H, W = k->W, OC = k->OC, K = k->K;
+	int relu = k->relu, bias = k->bias;
 	struct conv2d_dims d;
-	CHECK(conv2d_dims_init(&d, B, C, H, W, OC, K, K, stride, pad) == 0);
-	if (path >= 0)
-		d.implicit = path;
-	if (group > 0)
-		d.group = group;
+	CHECK(conv2d_dims_init(&d, B, C, H, W, OC, K, K, k->stride, k->pad) == 0);
+	if (k->path != PATH_CHOSEN)
+		d.implicit = k->path == PATH_IMPLICIT;
+	if (k->group > 0)
+		d.group = k->group;
 	size_t nin = (size_t)B * C * H * W, nw = (size_t)OC * C * K * K;
 	size_t nout = (size_t)B * OC * d.OH * d.OW;
 	float *in = xmalloc(nin * 4), *w = xmalloc(nw * 4), *b = xmalloc(OC * 4);
@@ -196,50 +140,32 @@ static void check_conv_path(int B, int C, int H, int W, int OC, int K, int strid
 	free(dw); free(db); free(scratch); free(ref); free(x.in); free(x.w); free(x.b);
 }
 
-static void check_conv(int B, int C, int H, int W, int OC, int K, int stride,
-		       int pad, int relu, int bias)
-{
-	check_conv_path(B, C, H, W, OC, K, stride, pad, relu, bias, -1, 0);
-}
-
 TEST(conv_implicit_paths)
 {
 	/* The same shapes through both constructions, one and several
 	 * blocks of samples, odd kernels, padding 0 to 2, not square. */
-	check_conv_path(3, 2, 9, 7, 3, 3, 1, 1, 1, 1, 1, 2);
-	check_conv_path(3, 2, 9, 7, 3, 3, 1, 1, 1, 1, 0, 2);
-	check_conv_path(4, 3, 11, 8, 5, 5, 1, 2, 0, 1, 1, 3);
-	check_conv_path(2, 4, 6, 6, 2, 3, 1, 0, 1, 0, 1, 1);
-	check_conv_path(5, 1, 7, 7, 4, 1, 1, 0, 0, 1, 1, 2);
-	check_conv_path(2, 3, 5, 9, 2, 5, 1, 1, 1, 1, 1, 1);
+	static const struct conv_case cases[] = {
+		{ NULL, 3, 2, 9, 7, 3, 3, 1, 1, 1, 1, PATH_IMPLICIT, 2 },
+		{ NULL, 3, 2, 9, 7, 3, 3, 1, 1, 1, 1, PATH_IM2COL, 2 },
+		{ NULL, 4, 3, 11, 8, 5, 5, 1, 2, 0, 1, PATH_IMPLICIT, 3 },
+		{ NULL, 2, 4, 6, 6, 2, 3, 1, 0, 1, 0, PATH_IMPLICIT, 1 },
+		{ NULL, 5, 1, 7, 7, 4, 1, 1, 0, 0, 1, PATH_IMPLICIT, 2 },
+		{ NULL, 2, 3, 5, 9, 2, 5, 1, 1, 1, 1, PATH_IMPLICIT, 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_conv(&cases[i]);
 }
 
-TEST(conv_3x3_pad1)
-{
-	check_conv(2, 3, 6, 5, 4, 3, 1, 1, 0, 1);
-}
-
-TEST(conv_relu_many_groups)
-{
+/*       name                      B   C   H   W  OC   K  str pad relu bias path */
+static const struct conv_case conv_cases[] = {
+	{ "conv_3x3_pad1",            2,  3,  6,  5,  4,  3,  1,  1,  0,  1, PATH_CHOSEN, 0 },
 	/* 1 MB of columns per group: 12 samples of 16x14x14 with 3x3 make
 	 * several groups, so the weight gradient is reduced over groups. */
-	check_conv(12, 16, 14, 14, 6, 3, 1, 1, 1, 1);
-}
-
-TEST(conv_stride2_5x5_nobias)
-{
-	check_conv(3, 2, 9, 9, 3, 5, 2, 2, 0, 0);
-}
-
-TEST(conv_11x11_stride4)
-{
-	check_conv(2, 3, 23, 23, 2, 11, 4, 2, 1, 1);
-}
-
-TEST(conv_1x1)
-{
-	check_conv(2, 5, 4, 4, 3, 1, 2, 0, 0, 1);
-}
+	{ "conv_relu_many_groups",   12, 16, 14, 14,  6,  3,  1,  1,  1,  1, PATH_CHOSEN, 0 },
+	{ "conv_stride2_5x5_nobias",  3,  2,  9,  9,  3,  5,  2,  2,  0,  0, PATH_CHOSEN, 0 },
+	{ "conv_11x11_stride4",       2,  3, 23, 23,  2, 11,  4,  2,  1,  1, PATH_CHOSEN, 0 },
+	{ "conv_1x1",                 2,  5,  4,  4,  3,  1,  2,  0,  0,  1, PATH_CHOSEN, 0 },
+};
 
 TEST(conv_bad_dims)
 {
@@ -258,10 +184,13 @@ static void pool_f(double *out, void *ctx)
 	pool_ref(out, x->in, x->d, x->max);
 }
 
-static void check_pool(int max, int B, int C, int H, int W, int K, int s, int p)
+struct pool_case { const char *name; int max, B, C, H, W, K, stride, pad; };
+
+static void check_pool(const struct pool_case *k)
 {
+	int max = k->max, B = k->B, C = k->C, H = k->H, W = k->W;
 	struct pool2d_dims d;
-	CHECK(pool2d_dims_init(&d, B, C, H, W, K, s, p) == 0);
+	CHECK(pool2d_dims_init(&d, B, C, H, W, k->K, k->stride, k->pad) == 0);
 	size_t nin = (size_t)B * C * H * W, nout = (size_t)B * C * d.OH * d.OW;
 	float *in = xmalloc(nin * 4), *out = xmalloc(nout * 4), *r = xmalloc(nout * 4);
 	float *din = xmalloc(nin * 4);
@@ -286,31 +215,15 @@ static void check_pool(int max, int B, int C, int H, int W, int K, int s, int p)
 	free(in); free(out); free(r); free(din); free(arg); free(ref); free(x.in);
 }
 
-TEST(maxpool_2x2)
-{
-	check_pool(1, 2, 3, 8, 6, 2, 2, 0);
-}
-
-TEST(maxpool_odd_floor)
-{
+/*       name                max  B  C  H  W  K str pad */
+static const struct pool_case pool_cases[] = {
+	{ "maxpool_2x2",          1,  2, 3, 8, 6, 2, 2, 0 },
 	/* 7x7 -> 3x3 (floor), as the CNN's last pool on 28x28 input. */
-	check_pool(1, 2, 2, 7, 7, 2, 2, 0);
-}
-
-TEST(maxpool_3x3_s2_p1)
-{
-	check_pool(1, 2, 2, 9, 8, 3, 2, 1);
-}
-
-TEST(avgpool_2x2)
-{
-	check_pool(0, 2, 3, 6, 6, 2, 2, 0);
-}
-
-TEST(avgpool_global)
-{
-	check_pool(0, 3, 4, 4, 4, 4, 1, 0);
-}
+	{ "maxpool_odd_floor",    1,  2, 2, 7, 7, 2, 2, 0 },
+	{ "maxpool_3x3_s2_p1",    1,  2, 2, 9, 8, 3, 2, 1 },
+	{ "avgpool_2x2",          0,  2, 3, 6, 6, 2, 2, 0 },
+	{ "avgpool_global",       0,  3, 4, 4, 4, 4, 1, 0 },
+};
 
 TEST(maxpool_ties_first_wins)
 {
@@ -465,21 +378,11 @@ int main(void)
 {
 	rng_seed(&R, 12345);
 	par_init(2);
-	RUN(linear_small);
-	RUN(linear_relu);
-	RUN(linear_nobias_big);
-	RUN(conv_3x3_pad1);
-	RUN(conv_relu_many_groups);
-	RUN(conv_stride2_5x5_nobias);
-	RUN(conv_11x11_stride4);
-	RUN(conv_1x1);
+	RUN_CASES(check_linear, linear_cases);
+	RUN_CASES(check_conv, conv_cases);
 	RUN(conv_bad_dims);
 	RUN(conv_implicit_paths);
-	RUN(maxpool_2x2);
-	RUN(maxpool_odd_floor);
-	RUN(maxpool_3x3_s2_p1);
-	RUN(avgpool_2x2);
-	RUN(avgpool_global);
+	RUN_CASES(check_pool, pool_cases);
 	RUN(maxpool_ties_first_wins);
 	RUN(relu);
 	RUN(xent);

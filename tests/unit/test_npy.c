@@ -35,6 +35,12 @@ static int said(const char *what)
 	return ok;
 }
 
+/* parse(dict) fails, and the message says `what` (NULL: any message). */
+static int refused(const char *dict, const char *what)
+{
+	return parse(dict) == -1 && (!what || said(what));
+}
+
 TEST(parse_numpy_dict)
 {
 	/* Exactly what np.save writes, padding and newline included. */
@@ -135,88 +141,72 @@ TEST(parse_long_suffix)
 	CHECK(h.ndim == 2 && h.shape[0] == 3 && h.shape[1] == 4 && h.count == 12);
 	/* But a lone 'L' or other junk is no dimension. */
 	CHECK(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (L,), }") == -1);
-	CHECK(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (3x,), }") == -1);
-	CHECK(said("3x"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': False, 'shape': (3x,), }", "3x"));
 }
 
 TEST(reject_nine_dims)
 {
-	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
-		    "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }") == -1);
-	CHECK(said("more than 8 dimensions"));
+	CHECK(refused("{'descr': '|u1', 'fortran_order': False, "
+		      "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", "more than 8 dimensions"));
 }
 
 TEST(reject_fortran_order)
 {
-	CHECK(parse("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }") == -1);
-	CHECK(said("Fortran"));
-	CHECK(parse("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3), }") == -1);
-	CHECK(said("Maybe"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", "Fortran"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3), }", "Maybe"));
 }
 
 TEST(reject_dtypes)
 {
-	CHECK(parse("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'>f4'"));
+	CHECK(refused("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", "'>f4'"));
 	CHECK(said("big-endian"));
-	CHECK(parse("{'descr': '>i8', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'>i8'"));
-	CHECK(parse("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'|O'"));
-	CHECK(parse("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'<f2'"));
-	CHECK(parse("{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'<U3'"));
-	CHECK(parse("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'<c8'"));
-	CHECK(parse("{'descr': '<u4', 'fortran_order': False, 'shape': (2,), }") == -1);
-	CHECK(said("'<u4'"));
+	/* Each named in the message. */
+	static const char *other[] = { ">i8", "|O", "<f2", "<U3", "<c8", "<u4" };
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+		char d[128], q[16];
+		snprintf(d, sizeof d, "{'descr': '%s', 'fortran_order': False, 'shape': (2,), }",
+			 other[i]);
+		snprintf(q, sizeof q, "'%s'", other[i]);
+		CHECK(refused(d, q));
+	}
 	/* A native-order '=f4' is not little-endian everywhere: rejected. */
 	CHECK(parse("{'descr': '=f4', 'fortran_order': False, 'shape': (2,), }") == -1);
 }
 
 TEST(reject_structured)
 {
-	CHECK(parse("{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, "
-		    "'shape': (3,), }") == -1);
-	CHECK(said("structured"));
+	CHECK(refused("{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, "
+		      "'shape': (3,), }", "structured"));
 	CHECK(said("('a', '<i4')"));
 	/* Nested lists (sub-arrays) are skipped as a whole. */
-	CHECK(parse("{'descr': [('a', [('x', '<i4')])], 'fortran_order': False, "
-		    "'shape': (3,), }") == -1);
-	CHECK(said("('x', '<i4')"));
+	CHECK(refused("{'descr': [('a', [('x', '<i4')])], 'fortran_order': False, "
+		      "'shape': (3,), }", "('x', '<i4')"));
 }
 
 TEST(reject_overflow)
 {
 	/* 2^62 * 4 elements: the count overflows size_t. */
-	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
-		    "'shape': (4611686018427387904, 4), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '|u1', 'fortran_order': False, "
+		      "'shape': (4611686018427387904, 4), }", "overflows"));
 	/* 2^62 elements of 8 bytes: the count fits, the bytes do not. */
-	CHECK(parse("{'descr': '<f8', 'fortran_order': False, "
-		    "'shape': (4611686018427387904,), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '<f8', 'fortran_order': False, "
+		      "'shape': (4611686018427387904,), }", "overflows"));
 	/* 2^61 + 1 float32: 2^63 + 4 bytes fits size_t but not an int64
 	 * (zip sizes and file offsets are signed 64-bit). */
-	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
-		    "'shape': (2305843009213693953,), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': False, "
+		      "'shape': (2305843009213693953,), }", "overflows"));
 	/* A dimension beyond int64. */
-	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
-		    "'shape': (99999999999999999999,), }") == -1);
-	CHECK(said("99999999999999999999"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': False, "
+		      "'shape': (99999999999999999999,), }", "99999999999999999999"));
 	/* Many small dimensions whose product overflows. */
-	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
-		    "'shape': (65536, 65536, 65536, 65536, 2), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '|u1', 'fortran_order': False, "
+		      "'shape': (65536, 65536, 65536, 65536, 2), }", "overflows"));
 	/* Even when a later one is 0 (NumPy refuses to make that array). */
 	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
 		    "'shape': (65536, 65536, 65536, 65536, 0), }") == -1);
 	/* ...or an earlier one: a 0 anywhere does not excuse the others. */
-	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
-		    "'shape': (0, 65536, 65536, 65536, 65536), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '|u1', 'fortran_order': False, "
+		      "'shape': (0, 65536, 65536, 65536, 65536), }", "overflows"));
 }
 
 TEST(zero_dims_do_not_excuse_overflow)
@@ -224,15 +214,13 @@ TEST(zero_dims_do_not_excuse_overflow)
 	/* (0, 2^62) float32 has no elements, but its rows are 2^64 bytes:
 	 * a consumer computing the row width, or batch * width * 4, would
 	 * overflow. NumPy refuses to make it; so do we. */
-	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
-		    "'shape': (0, 4611686018427387904), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': False, "
+		      "'shape': (0, 4611686018427387904), }", "overflows"));
 	CHECK(said("(0, 4611686018427387904)"));
 	CHECK(said("'<f4'"));
 	/* A 0 in the middle, the overflow after it. */
-	CHECK(parse("{'descr': '|u1', 'fortran_order': False, "
-		    "'shape': (5, 0, 4611686018427387904, 4), }") == -1);
-	CHECK(said("overflows"));
+	CHECK(refused("{'descr': '|u1', 'fortran_order': False, "
+		      "'shape': (5, 0, 4611686018427387904, 4), }", "overflows"));
 	/* 2^61 rows of float32 with no columns: the rows' count alone. */
 	CHECK(parse("{'descr': '<f4', 'fortran_order': False, "
 		    "'shape': (2305843009213693952, 0), }") == -1);
@@ -281,15 +269,11 @@ TEST(reject_malformed)
 
 TEST(reject_missing_or_unknown_keys)
 {
-	CHECK(parse("{'fortran_order': False, 'shape': (2,)}") == -1);
-	CHECK(said("descr"));
-	CHECK(parse("{'descr': '<f4', 'shape': (2,)}") == -1);
-	CHECK(said("fortran_order"));
-	CHECK(parse("{'descr': '<f4', 'fortran_order': False}") == -1);
-	CHECK(said("shape"));
-	CHECK(parse("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "
-		    "'extra': 1}") == -1);
-	CHECK(said("extra"));
+	CHECK(refused("{'fortran_order': False, 'shape': (2,)}", "descr"));
+	CHECK(refused("{'descr': '<f4', 'shape': (2,)}", "fortran_order"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': False}", "shape"));
+	CHECK(refused("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "
+		      "'extra': 1}", "extra"));
 }
 
 TEST(header_init)

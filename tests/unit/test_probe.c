@@ -202,32 +202,53 @@ static char *write_stream(const char *name, const char *meta, const float *x,
 	return path;
 }
 
-static char *class_stream(const char *name, size_t n, size_t d, int C, int64_t **yout,
-			  float **xout)
+/* n rows of d values in C classes, each class with its own direction,
+ * written with data.classes=C to tmpdir/name: the path and the arrays. */
+struct class_stream {
+	char *path;
+	int64_t *y;             /* (n) */
+	float *x;               /* (n, d) */
+};
+
+static struct class_stream class_stream(const char *name, size_t n, size_t d, int C)
 {
-	float *x = xmalloc(n * d * sizeof *x);
-	int64_t *y = xmalloc(n * sizeof *y);
+	struct class_stream s;
+	s.x = xmalloc(n * d * sizeof *s.x);
+	s.y = xmalloc(n * sizeof *s.y);
 	for (size_t i = 0; i < n; i++) {
-		y[i] = (int64_t)(i % (size_t)C);
-		for (size_t j = 0; j < d; j++)   /* a class-dependent direction */
-			x[i * d + j] = (float)(nrand() / (1.0 + 0.5 * (double)j) +
-					       (j % (size_t)C == (size_t)y[i] ? 1.5 : 0.0));
+		s.y[i] = (int64_t)(i % (size_t)C);
+		for (size_t j = 0; j < d; j++)
+			s.x[i * d + j] = (float)(nrand() / (1.0 + 0.5 * (double)j) +
+						 (j % (size_t)C == (size_t)s.y[i] ? 1.5 : 0.0));
 	}
 	char *meta = xasprintf("data.classes=%d\n", C);
-	char *p = write_stream(name, meta, x, y, n, d);
+	s.path = write_stream(name, meta, s.x, s.y, n, d);
 	free(meta);
-	*yout = y;
-	*xout = x;
-	return p;
+	return s;
+}
+
+static void class_stream_release(struct class_stream *s)
+{
+	free(s->path);
+	free(s->x);
+	free(s->y);
+}
+
+/* The same fit of path by the primal method (a) and the dual one (b). */
+static void fit_primal_dual(struct probe_fit *a, struct probe_fit *b, const char *path,
+			    struct probe_fit_opts *o)
+{
+	o->method = PROBE_PRIMAL;
+	CHECK(probe_fit(a, path, o) == 0);
+	o->method = PROBE_DUAL;
+	CHECK(probe_fit(b, path, o) == 0);
 }
 
 TEST(primal_and_dual_agree)
 {
-	size_t n = 300, d = 40;
+	size_t d = 40;
 	int C = 3;
-	int64_t *y;
-	float *x;
-	char *path = class_stream("pd.npz", n, d, C, &y, &x);
+	struct class_stream s = class_stream("pd.npz", 300, d, C);
 	for (int mode = 0; mode < 2; mode++) {
 		struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
 		struct probe_fit a, b;
@@ -235,10 +256,7 @@ TEST(primal_and_dual_agree)
 			o.components = 6;
 		else
 			o.threshold = 0.9;
-		o.method = PROBE_PRIMAL;
-		CHECK(probe_fit(&a, path, &o) == 0);
-		o.method = PROBE_DUAL;
-		CHECK(probe_fit(&b, path, &o) == 0);
+		fit_primal_dual(&a, &b, s.path, &o);
 		CHECK(a.method == PROBE_PRIMAL && b.method == PROBE_DUAL);
 		CHECK(a.ktotal == b.ktotal);
 		for (int c = 0; c < C; c++)
@@ -257,9 +275,7 @@ TEST(primal_and_dual_agree)
 		probe_fit_release(&a);
 		probe_fit_release(&b);
 	}
-	free(y);
-	free(x);
-	free(path);
+	class_stream_release(&s);
 }
 
 /* Columns that are zero for a whole class (dead ReLU units) are dropped
@@ -268,24 +284,17 @@ TEST(primal_and_dual_agree)
 TEST(dead_columns)
 {
 	size_t n = 200, d = 30;
-	int C = 2;
-	int64_t *y;
-	float *x;
-	char *path = class_stream("dead0.npz", n, d, C, &y, &x);
+	struct class_stream s = class_stream("dead0.npz", n, d, 2);
 	for (size_t i = 0; i < n; i++)
-		if (y[i] == 0)
-			x[i * d + 3] = x[i * d + 7] = x[i * d + 20] = 0;
-	free(path);
-	path = write_stream("dead.npz", "data.classes=2\n", x, y, n, d);
+		if (s.y[i] == 0)
+			s.x[i * d + 3] = s.x[i * d + 7] = s.x[i * d + 20] = 0;
+	char *path = write_stream("dead.npz", "data.classes=2\n", s.x, s.y, n, d);
 	for (int mode = 0; mode < 2; mode++) {
 		struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
 		struct probe_fit a, b;
 		if (mode)
 			o.components = 12;
-		o.method = PROBE_PRIMAL;
-		CHECK(probe_fit(&a, path, &o) == 0);
-		o.method = PROBE_DUAL;
-		CHECK(probe_fit(&b, path, &o) == 0);
+		fit_primal_dual(&a, &b, path, &o);
 		CHECK(a.ktotal == b.ktotal && a.k[0] == b.k[0]);
 		for (size_t j = 0; j < (size_t)a.k[0] && a.ktotal == b.ktotal; j++) {
 			CHECK(a.basis[j * d + 3] == 0 && a.basis[j * d + 7] == 0 &&
@@ -300,8 +309,7 @@ TEST(dead_columns)
 		probe_fit_release(&a);
 		probe_fit_release(&b);
 	}
-	free(y);
-	free(x);
+	class_stream_release(&s);
 	free(path);
 }
 
@@ -310,13 +318,13 @@ TEST(fit_matches_direct_eigh)
 {
 	size_t n = 240, d = 24;
 	int C = 4;
-	int64_t *y;
-	float *x;
-	char *path = class_stream("direct.npz", n, d, C, &y, &x);
+	struct class_stream cs = class_stream("direct.npz", n, d, C);
+	const int64_t *y = cs.y;
+	const float *x = cs.x;
 	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
 	struct probe_fit f;
 	o.threshold = 0.8;
-	CHECK(probe_fit(&f, path, &o) == 0);
+	CHECK(probe_fit(&f, cs.path, &o) == 0);
 	for (int c = 0, at = 0; c < C; c++) {
 		double *s = xcalloc(d * d, sizeof *s), *w = xmalloc(d * sizeof *w);
 		for (size_t i = 0; i < n; i++)
@@ -345,9 +353,7 @@ TEST(fit_matches_direct_eigh)
 		free(w);
 	}
 	probe_fit_release(&f);
-	free(y);
-	free(x);
-	free(path);
+	class_stream_release(&cs);
 }
 
 /* A MASC probe from explicit bases. */
@@ -376,13 +382,11 @@ TEST(masc_scores_match_double)
 {
 	size_t n = 300, d = 64;
 	int C = 3;
-	int64_t *y;
-	float *x;
-	char *path = class_stream("score.npz", n, d, C, &y, &x);
+	struct class_stream cs = class_stream("score.npz", n, d, C);
 	struct probe_fit_opts o = PROBE_FIT_OPTS_INIT;
 	struct probe_fit f;
 	struct masc_probe p;
-	CHECK(probe_fit(&f, path, &o) == 0);
+	CHECK(probe_fit(&f, cs.path, &o) == 0);
 	make_probe(&p, C, d, f.k, f.basis);
 	/* Rows on the boundary between classes 0 and 1: x(a) = a p + (1 - a) q
 	 * for p, q the first basis vectors of classes 0 and 1, with a found
@@ -412,7 +416,7 @@ TEST(masc_scores_match_double)
 		for (size_t j = 0; j < d; j++) {
 			double a = lo + ((double)i - (double)m / 4) * 1e-9;
 			t[i * d + j] = i < m / 2 ? (float)(a * bp[j] + (1 - a) * bq[j])
-						 : x[(i % n) * d + j];
+						 : cs.x[(i % n) * d + j];
 			td[i * d + j] = t[i * d + j];
 		}
 	CHECK(masc_score(&p, t, m, s, pr) == 0);
@@ -432,9 +436,7 @@ TEST(masc_scores_match_double)
 	free(s);
 	free(pr);
 	free(pd);
-	free(y);
-	free(x);
-	free(path);
+	class_stream_release(&cs);
 }
 
 TEST(masc_zero_rows_and_ties)

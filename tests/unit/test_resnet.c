@@ -16,6 +16,7 @@
 #include "check.h"
 #include "model.h"
 #include "nn.h"
+#include "nn_ref.h"
 #include "par.h"
 #include "rng.h"
 #include "tap.h"
@@ -55,7 +56,7 @@ static void bn_ref(double *out, const double *in, const double *g, const double 
 	}
 }
 
-struct bn_case { int B, C, HW, relu, train; };
+struct bn_case { const char *name; int B, C, HW, relu, train; };
 
 struct bn_ctx { const struct bn_case *c; double *in, *g, *b, *rm, *rv; };
 
@@ -131,42 +132,16 @@ static void check_bn(const struct bn_case *c)
 	free(ref); free(x.in); free(x.g); free(x.b); free(x.rm); free(x.rv);
 }
 
-TEST(bn_train)
-{
-	struct bn_case c = { 4, 3, 5, 0, 1 };
-	check_bn(&c);
-}
-
-TEST(bn_train_relu)
-{
-	struct bn_case c = { 3, 5, 9, 1, 1 };
-	check_bn(&c);
-}
-
-TEST(bn_train_1x1_spatial)
-{
-	struct bn_case c = { 6, 4, 1, 0, 1 };
-	check_bn(&c);
-}
-
-TEST(bn_train_many_channels)
-{
+/*       name                      B   C   HW relu train */
+static const struct bn_case bn_cases[] = {
+	{ "bn_train",                 4,  3,   5,  0,  1 },
+	{ "bn_train_relu",            3,  5,   9,  1,  1 },
+	{ "bn_train_1x1_spatial",     6,  4,   1,  0,  1 },
 	/* Several tasks' channel ranges. */
-	struct bn_case c = { 2, 70, 600, 0, 1 };
-	check_bn(&c);
-}
-
-TEST(bn_eval)
-{
-	struct bn_case c = { 3, 4, 6, 0, 0 };
-	check_bn(&c);
-}
-
-TEST(bn_eval_relu)
-{
-	struct bn_case c = { 2, 3, 8, 1, 0 };
-	check_bn(&c);
-}
+	{ "bn_train_many_channels",   2, 70, 600,  0,  1 },
+	{ "bn_eval",                  3,  4,   6,  0,  0 },
+	{ "bn_eval_relu",             2,  3,   8,  1,  0 },
+};
 
 TEST(bn_no_update)
 {
@@ -229,50 +204,21 @@ static void ref_forward(double *logits, void *ctx)
 		const double *bias = l->bias >= 0 ? r->p + m->tensors[l->bias].off : NULL;
 		switch (l->kind) {
 		case LAYER_LINEAR:
-			for (int n = 0; n < B; n++)
-				for (size_t o = 0; o < nout; o++) {
-					double v = bias ? bias[o] : 0;
-					for (size_t k = 0; k < nin; k++)
-						v += in[n * nin + k] * rw(r, l)[o * nin + k];
-					out[n * nout + o] = l->relu && v < 0 ? 0 : v;
-				}
+			lin_ref(out, in, rw(r, l), bias, B, (int)nin, (int)nout, l->relu);
 			break;
-		case LAYER_CONV2D:
-			for (int n = 0; n < B; n++)
-				for (int oc = 0; oc < so.c; oc++)
-					for (int oh = 0; oh < so.h; oh++)
-						for (int ow = 0; ow < so.w; ow++) {
-							double v = bias ? bias[oc] : 0;
-							for (int c = 0; c < s.c; c++)
-								for (int kh = 0; kh < l->k; kh++)
-									for (int kw = 0; kw < l->k; kw++) {
-										int ih = oh * l->stride - l->pad + kh;
-										int iw = ow * l->stride - l->pad + kw;
-										if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w)
-											continue;
-										v += in[((n * s.c + c) * s.h + ih) * s.w + iw]
-										     * rw(r, l)[((oc * s.c + c) * l->k + kh) * l->k + kw];
-									}
-							out[((n * so.c + oc) * so.h + oh) * so.w + ow] =
-								l->relu && v < 0 ? 0 : v;
-						}
+		case LAYER_CONV2D: {
+			struct conv2d_dims d;
+			MP_ASSERT(!conv2d_dims_init(&d, B, s.c, s.h, s.w, so.c, l->k, l->k,
+						    l->stride, l->pad));
+			conv_ref(out, in, rw(r, l), bias, &d, l->relu);
 			break;
-		case LAYER_MAXPOOL2D:
-			for (int pl = 0; pl < B * s.c; pl++)
-				for (int oh = 0; oh < so.h; oh++)
-					for (int ow = 0; ow < so.w; ow++) {
-						double v = -INFINITY;
-						for (int kh = 0; kh < l->k; kh++)
-							for (int kw = 0; kw < l->k; kw++) {
-								int h = oh * l->stride - l->pad + kh;
-								int w = ow * l->stride - l->pad + kw;
-								if (h >= 0 && h < s.h && w >= 0 && w < s.w
-								    && in[(pl * s.h + h) * s.w + w] > v)
-									v = in[(pl * s.h + h) * s.w + w];
-							}
-						out[(pl * so.h + oh) * so.w + ow] = v;
-					}
+		}
+		case LAYER_MAXPOOL2D: {
+			struct pool2d_dims d;
+			MP_ASSERT(!pool2d_dims_init(&d, B, s.c, s.h, s.w, l->k, l->stride, l->pad));
+			pool_ref(out, in, &d, 1);
 			break;
+		}
 		case LAYER_FLATTEN:
 			memcpy(out, in, (size_t)B * nin * sizeof *out);
 			break;
@@ -535,39 +481,43 @@ TEST(alexnet_presets)
 
 /* ---- whole-batch convolutions ---- */
 
-/* out, dw, db, din in double for dout = R: plain loops. */
+struct conv_all_ctx {
+	const struct conv2d_dims *d;
+	double *out, *dw, *db, *din;
+	const double *in, *w, *b;
+	const float *r;
+};
+
+static void conv_all_taps(void *ctx, size_t o, const size_t *xi, const size_t *wi, size_t n)
+{
+	struct conv_all_ctx *c = ctx;
+	int oc = conv_channel(c->d, o);
+	double s = c->b[oc], g = c->r[o];
+	c->db[oc] += g;
+	for (size_t t = 0; t < n; t++) {
+		s += c->in[xi[t]] * c->w[wi[t]];
+		c->dw[wi[t]] += g * c->in[xi[t]];
+		c->din[xi[t]] += g * c->w[wi[t]];
+	}
+	c->out[o] = s;
+}
+
+/* conv2d_forward (bias b, no ReLU) and conv2d_backward for dout = r in
+ * double: out, dw, db, din. */
 static void conv_ref_all(double *out, double *dw, double *db, double *din,
 			 const float *in, const float *w, const float *b, const float *r,
 			 const struct conv2d_dims *d)
 {
-	size_t nout = (size_t)d->B * d->OC * d->OH * d->OW;
-	memset(dw, 0, (size_t)d->OC * d->C * d->KH * d->KW * sizeof *dw);
+	size_t nin = (size_t)d->B * d->C * d->H * d->W, nw = (size_t)d->OC * d->C * d->KH * d->KW;
+	double *ind = to_d(in, nin), *wd = to_d(w, nw), *bd = to_d(b, (size_t)d->OC);
+	memset(dw, 0, nw * sizeof *dw);
 	memset(db, 0, (size_t)d->OC * sizeof *db);
-	memset(din, 0, (size_t)d->B * d->C * d->H * d->W * sizeof *din);
-	for (size_t i = 0; i < nout; i++)
-		out[i] = 0;
-	for (int n = 0; n < d->B; n++)
-		for (int oc = 0; oc < d->OC; oc++)
-			for (int oh = 0; oh < d->OH; oh++)
-				for (int ow = 0; ow < d->OW; ow++) {
-					size_t o = (((size_t)n * d->OC + oc) * d->OH + oh) * d->OW + ow;
-					double s = b[oc], g = r[o];
-					db[oc] += g;
-					for (int c = 0; c < d->C; c++)
-						for (int kh = 0; kh < d->KH; kh++)
-							for (int kw = 0; kw < d->KW; kw++) {
-								int ih = oh * d->stride - d->pad + kh;
-								int iw = ow * d->stride - d->pad + kw;
-								if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
-									continue;
-								size_t xi = (((size_t)n * d->C + c) * d->H + ih) * d->W + iw;
-								size_t wi = (((size_t)oc * d->C + c) * d->KH + kh) * d->KW + kw;
-								s += (double)in[xi] * w[wi];
-								dw[wi] += g * in[xi];
-								din[xi] += g * w[wi];
-							}
-					out[o] = s;
-				}
+	memset(din, 0, nin * sizeof *din);
+	struct conv_all_ctx c = { d, out, dw, db, din, ind, wd, bd, r };
+	conv_taps(d, conv_all_taps, &c);
+	free(ind);
+	free(wd);
+	free(bd);
 }
 
 static int hook_calls;
@@ -701,12 +651,7 @@ int main(void)
 {
 	rng_seed(&R, 12345);
 	par_init(2);
-	RUN(bn_train);
-	RUN(bn_train_relu);
-	RUN(bn_train_1x1_spatial);
-	RUN(bn_train_many_channels);
-	RUN(bn_eval);
-	RUN(bn_eval_relu);
+	RUN_CASES(check_bn, bn_cases);
 	RUN(bn_no_update);
 	RUN(add_and_global_pool);
 	RUN(residual_blocks_gradcheck);
