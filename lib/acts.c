@@ -161,8 +161,8 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 	}
 	int B = o->batch;
 	float *xb = xaligned_calloc((size_t)B * in_size, sizeof(float));
-	int tty = mp_stderr_is_tty();
-	double last = mp_now();
+	struct mp_progress pg;
+	mp_progress_start(&pg, 1, 0.2, 60);
 	for (size_t i = 0; i < n; i += (size_t)B) {
 		int rows = (int)(n - i < (size_t)B ? n - i : (size_t)B);
 		if (npz_reader_read_rows_f32(r, xb, (size_t)rows)) {
@@ -201,14 +201,9 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 			mp_error("interrupted");
 			goto out;
 		}
-		if (tty && mp_now() - last > 0.2) {
-			fprintf(stderr, "\r%s: %zu/%zu samples", mp_progname, i + rows, n);
-			fflush(stderr);
-			last = mp_now();
-		}
+		mp_progress_show(&pg, "%zu/%zu samples", i + rows, n);
 	}
-	if (tty)
-		fprintf(stderr, "\r%*s\r", 60, "");
+	mp_progress_end(&pg);
 	free(xb);
 	for (int i = 0; i < nout; i++) {
 		struct acts_out *out = &outs[i];

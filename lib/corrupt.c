@@ -15,44 +15,37 @@
 #include "util.h"
 #include "validate.h"
 
+/* Indexed by enum corrupt_mode and enum corrupt_rng. */
+static const char *const mode_names[] = { "uniform", "shuffle", "other" };
+static const char *const rng_names[] = { "native", "numpy" };
+
 int corrupt_mode_parse(const char *s, enum corrupt_mode *out)
 {
-	if (!strcmp(s, "uniform"))
-		*out = CORRUPT_UNIFORM;
-	else if (!strcmp(s, "shuffle"))
-		*out = CORRUPT_SHUFFLE;
-	else if (!strcmp(s, "other"))
-		*out = CORRUPT_OTHER;
-	else
-		return mp_error("unknown mode '%s' (uniform, shuffle or other)", s);
+	int i;
+	if (mp_parse_choice(s, mode_names, 3, "unknown mode", &i))
+		return -1;
+	*out = (enum corrupt_mode)i;
 	return 0;
 }
 
 int corrupt_rng_parse(const char *s, enum corrupt_rng *out)
 {
-	if (!strcmp(s, "native"))
-		*out = CORRUPT_RNG_NATIVE;
-	else if (!strcmp(s, "numpy"))
-		*out = CORRUPT_RNG_NUMPY;
-	else
-		return mp_error("unknown generator '%s' (native or numpy)", s);
+	int i;
+	if (mp_parse_choice(s, rng_names, 2, "unknown generator", &i))
+		return -1;
+	*out = (enum corrupt_rng)i;
 	return 0;
 }
 
 const char *corrupt_mode_name(enum corrupt_mode m)
 {
-	switch (m) {
-	case CORRUPT_UNIFORM: return "uniform";
-	case CORRUPT_SHUFFLE: return "shuffle";
-	case CORRUPT_OTHER: return "other";
-	}
-	MP_ASSERT(!"unknown corrupt_mode");
-	return NULL;
+	MP_ASSERT((unsigned)m < 3);
+	return mode_names[m];
 }
 
 const char *corrupt_rng_name(enum corrupt_rng r)
 {
-	return r == CORRUPT_RNG_NUMPY ? "numpy" : "native";
+	return rng_names[r == CORRUPT_RNG_NUMPY];
 }
 
 /* Either generator behind the three primitives the modes need. */
@@ -194,18 +187,6 @@ struct held {
 	void *data;              /* array data, or text */
 	size_t len;              /* text length */
 };
-
-/* The shortest %g that reads back as the same double. */
-static char *format_double(double v)
-{
-	for (int prec = 1; prec < 17; prec++) {
-		char *s = xasprintf("%.*g", prec, v);
-		if (strtod(s, NULL) == v)
-			return s;
-		free(s);
-	}
-	return xasprintf("%.17g", v);
-}
 
 static int is_label_name(const char *name)
 {
@@ -405,9 +386,8 @@ int corrupt_stream(const char *in, const char *out, int level, int classes,
 	for (size_t i = 0; i < n; i++)
 		nflip += flipped[i] = y[i] != y_true[i];
 
-	char *ps = format_double(cp->p);
-	meta_set(&m, "corrupt.p", "%s", ps);
-	free(ps);
+	char ps[MP_DOUBLE_CHARS];
+	meta_set(&m, "corrupt.p", "%s", mp_fmt_double(ps, cp->p));
 	meta_set(&m, "corrupt.mode", "%s", corrupt_mode_name(cp->mode));
 	meta_set(&m, "corrupt.rng", "%s", corrupt_rng_name(cp->rng));
 	meta_set(&m, "corrupt.seed", "%llu", (unsigned long long)cp->seed);

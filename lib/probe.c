@@ -44,25 +44,24 @@
 #define PREDICT_BYTES ((size_t)16 << 20)
 /* Column panels of the dual method. */
 #define DUAL_PANEL 256
-/* Largest class the dual method can solve (LAPACK's 32-bit indices). */
-#define DUAL_MAX_ROWS 46340
+/* Largest class the dual method can solve: its Gram matrix is (n_c, n_c). */
+#define DUAL_MAX_ROWS EIG_MAX_N
+
+/* Indexed by enum probe_method. */
+static const char *const method_names[] = { "auto", "primal", "dual" };
 
 int probe_method_parse(const char *s, enum probe_method *m)
 {
-	if (!strcmp(s, "auto"))
-		*m = PROBE_AUTO;
-	else if (!strcmp(s, "primal"))
-		*m = PROBE_PRIMAL;
-	else if (!strcmp(s, "dual"))
-		*m = PROBE_DUAL;
-	else
-		return mp_error("unknown method '%s' (auto, primal or dual)", s);
+	int i;
+	if (mp_parse_choice(s, method_names, 3, "unknown method", &i))
+		return -1;
+	*m = (enum probe_method)i;
 	return 0;
 }
 
 const char *probe_method_str(enum probe_method m)
 {
-	return m == PROBE_PRIMAL ? "primal" : m == PROBE_DUAL ? "dual" : "auto";
+	return method_names[m == PROBE_PRIMAL || m == PROBE_DUAL ? m : PROBE_AUTO];
 }
 
 const char *probe_layer(const struct meta *m, const char *member)
@@ -784,9 +783,9 @@ void probe_meta_fit(struct meta *m, const struct probe_fit *f,
 	set_key(m, prefix, "k", "%s", k.s);
 	set_key(m, prefix, "k_total", "%zu", f->ktotal);
 	set_key(m, prefix, "explained", "%s", ex.s);
-	free(cnt.s);
-	free(k.s);
-	free(ex.s);
+	mp_buf_release(&cnt);
+	mp_buf_release(&k);
+	mp_buf_release(&ex);
 }
 
 void probe_fit_warnings(const struct probe_fit *f)

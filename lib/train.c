@@ -247,21 +247,10 @@ struct trainer {
 	int level;
 };
 
-/* Shortest decimal that reads back as the same double. */
-static void fmt_double(char *buf, size_t cap, double v)
-{
-	for (int p = 6; p <= 17; p++) {
-		snprintf(buf, cap, "%.*g", p, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
 static void meta_set_double(struct meta *m, const char *key, double v)
 {
-	char buf[64];
-	fmt_double(buf, sizeof buf, v);
-	meta_set(m, key, "%s", buf);
+	char buf[MP_DOUBLE_CHARS];
+	meta_set(m, key, "%s", mp_fmt_double(buf, v));
 }
 
 static int meta_double(const struct meta *m, const char *key, double *v)
@@ -588,13 +577,13 @@ static double evaluate(struct trainer *t)
 	return (double)correct / (double)d->n;
 }
 
-static void progress(const struct trainer *t, size_t done, size_t total, double loss)
+static void progress(struct mp_progress *p, const struct trainer *t, size_t done,
+		     size_t total, double loss)
 {
 	int width = 30, fill = (int)((double)width * done / total);
-	fprintf(stderr, "\r%s: epoch %ld [%.*s%*s] %3d%% loss %.4f", mp_progname,
-		t->epoch + 1, fill, "==============================", width - fill, "",
-		(int)(100.0 * done / total), loss);
-	fflush(stderr);
+	mp_progress_show(p, "epoch %ld [%.*s%*s] %3d%% loss %.4f", t->epoch + 1, fill,
+			 "==============================", width - fill, "",
+			 (int)(100.0 * done / total), loss);
 }
 
 /* One epoch; -1 on interruption or a diverged loss. */
@@ -623,8 +612,8 @@ static int run_epoch(struct trainer *t, struct stats *st)
 	size_t sz = shape_size(d->shape), n = d->n;
 	size_t correct = 0, correct_true = 0;
 	double loss_sum = 0;
-	int tty = mp_stderr_is_tty();
-	double last = mp_now();
+	struct mp_progress pg;
+	mp_progress_start(&pg, 1, 0.2, 72);
 	if (t->shuffle) {
 		for (size_t i = 0; i < n; i++)
 			t->perm[i] = (int32_t)i;
@@ -665,13 +654,9 @@ static int run_epoch(struct trainer *t, struct stats *st)
 		if (mp_interrupted)
 			return mp_error("interrupted in epoch %ld; the last checkpoint "
 					"stays as it was", t->epoch + 1);
-		if (tty && mp_now() - last > 0.2) {
-			progress(t, i + (size_t)B, n, loss_sum / (double)(i + (size_t)B));
-			last = mp_now();
-		}
+		progress(&pg, t, i + (size_t)B, n, loss_sum / (double)(i + (size_t)B));
 	}
-	if (tty)
-		fprintf(stderr, "\r%*s\r", 72, "");
+	mp_progress_end(&pg);
 	st->loss = loss_sum / (double)n;
 	st->acc = (double)correct / (double)n;
 	st->acc_true = d->y_true ? (double)correct_true / (double)n : -1;
@@ -762,10 +747,11 @@ static const char log_header[] = "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_a
  */
 static int open_log(struct trainer *t, const char *path)
 {
-	char *keep = NULL, *line = NULL, *tmp = NULL;
-	size_t nkeep = 0, cap = 0;
+	char *line = NULL, *tmp = NULL;
+	struct mp_buf keep = MP_BUF_INIT;      /* the rows a resumed run keeps */
+	size_t cap = 0;
 	int ret = -1, fd = -1;
-	FILE *in = NULL, *mem = NULL;
+	FILE *in = NULL;
 	struct stat sb;
 	int exists = stat(path, &sb) == 0;
 	int special = exists && !S_ISREG(sb.st_mode);
@@ -776,9 +762,6 @@ static int open_log(struct trainer *t, const char *path)
 			mp_error("cannot read '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		mem = open_memstream(&keep, &nkeep);
-		if (!mem)
-			die("out of memory");
 		ssize_t len;
 		for (long lineno = 1; (len = getline(&line, &cap, in)) > 0; lineno++) {
 			if (line[len - 1] != '\n')
@@ -800,18 +783,15 @@ static int open_log(struct trainer *t, const char *path)
 				if (e > t->epoch)
 					break;
 			}
-			fputs(line, mem);
+			mp_buf_addstr(&keep, line);
 		}
 		if (ferror(in)) {
 			mp_error("cannot read '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		if (fclose(mem))
-			die("out of memory");
-		mem = NULL;
 	}
-	const char *text = nkeep ? keep : log_header;
-	size_t len = nkeep ? nkeep : strlen(log_header);
+	const char *text = keep.len ? keep.s : log_header;
+	size_t len = keep.len ? keep.len : strlen(log_header);
 	if (special) {
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -844,11 +824,9 @@ out:
 		mp_tmp_discard(tmp);
 		free(tmp);
 	}
-	if (mem)
-		fclose(mem);
 	if (in)
 		fclose(in);
-	free(keep);
+	mp_buf_release(&keep);
 	free(line);
 	return ret;
 }

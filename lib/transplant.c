@@ -18,12 +18,12 @@
 
 int transplant_bias_parse(const char *s, enum transplant_bias *b)
 {
-	if (!strcmp(s, "zero"))
-		*b = TRANSPLANT_BIAS_ZERO;
-	else if (!strcmp(s, "keep"))
-		*b = TRANSPLANT_BIAS_KEEP;
-	else
-		return mp_error("unknown bias mode '%s' (zero or keep)", s);
+	/* Indexed by enum transplant_bias. */
+	static const char *const names[] = { "zero", "keep" };
+	int i;
+	if (mp_parse_choice(s, names, 2, "unknown bias mode", &i))
+		return -1;
+	*b = (enum transplant_bias)i;
 	return 0;
 }
 
