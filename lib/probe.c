@@ -444,8 +444,11 @@ static int read_blocks(struct npz_reader *r, size_t n, size_t d, int f64, size_t
 		return 0;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
-	if (pthread_create(&tid, NULL, rowpipe_reader, &p))
-		die("cannot start a thread");
+	if (pthread_create(&tid, NULL, rowpipe_reader, &p)) {
+		pthread_mutex_destroy(&p.mu);
+		pthread_cond_destroy(&p.cv);
+		return mp_error("cannot start a thread");
+	}
 	for (size_t row = 0, b = 0; row < n && !ret; b ^= 1) {
 		pthread_mutex_lock(&p.mu);
 		while (!p.full[b] && !p.failed)
@@ -640,7 +643,8 @@ int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts
 	x.o = o;
 	if (f->method == PROBE_PRIMAL) {
 		struct fit_read fr = { f, &g, NULL, NULL, NULL, lab, src, show };
-		gram_acc_init(&g, f->classes, f->dim);
+		if (gram_acc_init(&g, f->classes, f->dim))
+			goto out;
 		x.g = &g;
 		if (read_blocks(r, f->rows, f->dim, 1, READ_BYTES, consume_primal, &fr))
 			goto out;
@@ -711,61 +715,30 @@ out:
 
 /* ---------------------------------------------------------------- meta */
 
-/* A growing string for the per-class lists of meta.txt. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) MP_PRINTF(2, 3);
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		MP_ASSERT(n >= 0);
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-}
-
 /* meta_set(m, "PREFIX.NAME", fmt, ...) */
 static void set_key(struct meta *m, const char *prefix, const char *name,
 		    const char *fmt, ...) MP_PRINTF(4, 5);
 static void set_key(struct meta *m, const char *prefix, const char *name,
 		    const char *fmt, ...)
 {
-	struct sbuf v = { 0 };
 	char *key = xasprintf("%s.%s", prefix, name);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *v = xvasprintf(fmt, ap);
 	va_end(ap);
-	MP_ASSERT(n >= 0);
-	v.s = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(v.s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	meta_set(m, key, "%s", v.s);
-	free(v.s);
+	meta_set(m, key, "%s", v);
+	free(v);
 	free(key);
 }
 
 void probe_meta_fit(struct meta *m, const struct probe_fit *f,
 		    const struct probe_fit_opts *o, const char *prefix)
 {
-	struct sbuf cnt = { 0 }, k = { 0 }, ex = { 0 };
+	struct mp_buf cnt = MP_BUF_INIT, k = MP_BUF_INIT, ex = MP_BUF_INIT;
 	for (int c = 0; c < f->classes; c++) {
-		sb_printf(&cnt, "%s%zu", c ? " " : "", f->count[c]);
-		sb_printf(&k, "%s%d", c ? " " : "", (int)f->k[c]);
-		sb_printf(&ex, "%s%.6f", c ? " " : "", f->explained[c]);
+		mp_buf_printf(&cnt, "%s%zu", c ? " " : "", f->count[c]);
+		mp_buf_printf(&k, "%s%d", c ? " " : "", (int)f->k[c]);
+		mp_buf_printf(&ex, "%s%.6f", c ? " " : "", f->explained[c]);
 	}
 	meta_set(m, "probe", "%s", prefix);
 	meta_set(m, "probe.layer", "%s", probe_layer(&f->meta, f->member));

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn.h"
 #include "npz.h"
 #include "util.h"
 #include "validate.h"
@@ -129,13 +130,7 @@ int velpic_score(void *ctx, const float *x, size_t n, float *score, int32_t *pre
 	size_t C = (size_t)p->classes, D = p->dim;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)C, (int)D,
 		    1.0f, x, (int)D, p->w, (int)D, 0.0f, score, (int)C);
-	for (size_t i = 0; i < n; i++) {
-		const float *s = score + i * C;
-		size_t best = 0;
-		for (size_t c = 1; c < C; c++)
-			if (s[c] > s[best])
-				best = c;
-		pred[i] = (int32_t)best;
-	}
+	for (size_t i = 0; i < n; i++)
+		pred[i] = nn_argmax(score + i * C, (int)C);
 	return 0;
 }
