@@ -77,10 +77,9 @@ int mp_mul_size(size_t a, size_t b, size_t *out);
  * on failure records "invalid NAME 'S'" style message and returns -1. */
 int parse_long(const char *s, long min, long max, long *out);
 int parse_double(const char *s, double min, double max, double *out);
-/* One of n names: *out = i where names[i] is s; otherwise -1 with the
+/* One of n names: the i where names[i] is s; otherwise -1 with the
  * message "WHAT 'S' (A, B or C)", e.g. what = "unknown mode". */
-int mp_parse_choice(const char *s, const char *const *names, int n,
-		    const char *what, int *out);
+int mp_parse_choice(const char *s, const char *const *names, int n, const char *what);
 
 /* The shortest decimal that reads back as v: "%.*g" with the smallest
  * precision from 6 to 17 that round-trips (6 at least, so that 100 stays

@@ -52,11 +52,9 @@ static const char *const method_names[] = { "auto", "primal", "dual" };
 
 int probe_method_parse(const char *s, enum probe_method *m)
 {
-	int i;
-	if (mp_parse_choice(s, method_names, 3, "unknown method", &i))
-		return -1;
-	*m = (enum probe_method)i;
-	return 0;
+	int i = mp_parse_choice(s, method_names, 3, "unknown method");
+	*m = i < 0 ? *m : (enum probe_method)i;
+	return i < 0 ? -1 : 0;
 }
 
 const char *probe_method_str(enum probe_method m)

@@ -18,106 +18,69 @@
 #include <unistd.h>
 
 #include "par.h"
+#include "samples.h"
 #include "util.h"
 #include "validate.h"
 
 /* ---- data ---- */
 
+/* x, the reader's current member, whole into d: its sample shape first. */
+static int load_x(struct dataset *d, struct npz_reader *r, size_t *n)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	const char *src = npz_reader_path(r);
+	int chw[3];
+	if (validate_float(h, src, "x") || samples_shape(h, src, chw))
+		return -1;
+	d->shape = (struct shape){ chw[0], chw[1], chw[2] };
+	*n = (size_t)h->shape[0];
+	return npz_reader_load_f32(r, &d->x, NULL);
+}
+
 int dataset_load(struct dataset *d, const char *path)
 {
+	struct samples_labels l = SAMPLES_LABELS_INIT;
+	size_t nx = 0;
+	int rc;
 	memset(d, 0, sizeof *d);
 	meta_init(&d->meta);
 	struct npz_reader *r = npz_reader_open(path);
 	if (!r)
 		return -1;
 	const char *src = npz_reader_path(r);
-	size_t ny = 0, nyt = 0, nfl = 0, nx = 0;
-	int32_t *fl = NULL;
-	int rc;
 	while ((rc = npz_reader_next(r)) > 0) {
 		const char *name = npz_reader_name(r);
-		if (!npz_reader_is_array(r)) {
+		if (!npz_reader_is_array(r))
 			rc = !strcmp(name, "meta.txt") ? npz_reader_load_meta(r, &d->meta)
 						       : npz_reader_skip(r);
-		} else if (!strcmp(name, "y") && !d->y) {
-			rc = npz_reader_load_i32(r, &d->y, &ny);
-		} else if (!strcmp(name, "y_true") && !d->y_true) {
-			rc = npz_reader_load_i32(r, &d->y_true, &nyt);
-		} else if (!strcmp(name, "flipped") && !fl) {
-			rc = npz_reader_load_i32(r, &fl, &nfl);
-			if (rc >= 0)
-				rc = validate_flipped(fl, nfl, src);
-		} else if (!strcmp(name, "x") && !d->x) {
-			const struct npy_header *h = npz_reader_header(r);
-			if (validate_float(h, src, "x")) {
-				rc = -1;
-				break;
-			}
-			if (h->ndim < 2 || h->ndim > 4) {
-				rc = mp_error("%s: 'x' has %d dimensions (want (N, C, H, W))",
-					      src, h->ndim);
-				break;
-			}
-			d->shape = (struct shape){ 1, 1, 1 };
-			if (h->ndim == 4)
-				d->shape = (struct shape){ (int)h->shape[1], (int)h->shape[2],
-							   (int)h->shape[3] };
-			else if (h->ndim == 3)
-				d->shape = (struct shape){ 1, (int)h->shape[1], (int)h->shape[2] };
-			else
-				d->shape = (struct shape){ (int)h->shape[1], 1, 1 };
-			for (int k = 1; k < h->ndim; k++)
-				if (h->shape[k] < 1 || h->shape[k] > INT32_MAX) {
-					rc = mp_error("%s: 'x' has an empty or huge sample shape", src);
-					goto out;
-				}
-			rc = npz_reader_load_f32(r, &d->x, NULL);
-			nx = (size_t)h->shape[0];
-		} else {
+		else if (samples_is_label(name))
+			rc = samples_labels_take(&l, r);
+		else if (!strcmp(name, "x") && !d->x)
+			rc = load_x(d, r, &nx);
+		else
 			rc = npz_reader_skip(r);
-		}
 		if (rc < 0)
 			break;
 	}
-out:
-	if (rc >= 0 && !d->y)
+	if (rc >= 0 && !l.y)
 		rc = mp_error("%s: the data has no labels 'y'", src);
 	if (rc >= 0 && !d->x)
 		rc = mp_error("%s: the data has no 'x'", src);
-	if (rc >= 0 && ny != nx)
-		rc = mp_error("%s: 'y' has %zu labels but 'x' has %zu samples", src, ny, nx);
-	if (rc >= 0 && d->y_true && nyt != nx)
-		rc = mp_error("%s: 'y_true' has %zu labels but 'x' has %zu samples", src, nyt, nx);
-	if (rc >= 0 && fl && nfl != nx)
-		rc = mp_error("%s: 'flipped' has %zu entries but 'x' has %zu samples", src, nfl, nx);
+	if (rc >= 0)
+		rc = samples_labels_rows(&l, nx, src, "x");
 	if (rc >= 0 && nx == 0)
 		rc = mp_error("%s: the data has no samples", src);
-	d->n = nx;
-	d->max_label = -1;
-	for (size_t i = 0; rc >= 0 && i < nx; i++) {
-		int32_t a = d->y[i], b = d->y_true ? d->y_true[i] : 0;
-		if (a < 0 || b < 0) {
-			rc = mp_error("%s: negative label %d at sample %zu", src,
-				      a < 0 ? a : b, i);
-			break;
-		}
-		if (a >= VALIDATE_MAX_CLASSES || b >= VALIDATE_MAX_CLASSES) {
-			rc = mp_error("%s: label %d at sample %zu is too large (more than %d classes)",
-				      src, a > b ? a : b, i, VALIDATE_MAX_CLASSES);
-			break;
-		}
-		d->max_label = a > d->max_label ? a : d->max_label;
-		d->max_label = b > d->max_label ? b : d->max_label;
-	}
-	if (rc >= 0 && fl) {
-		d->flipped = xmalloc(nx);
-		for (size_t i = 0; i < nx; i++)
-			d->flipped[i] = fl[i] != 0;
-	}
-	free(fl);
+	int32_t top = -1;
+	if (rc >= 0)
+		rc = samples_labels_max(&l, src, &top);
+	d->max_label = top;
 	if (rc >= 0)
 		rc = validate_meta_classes(&d->meta, src, &d->classes_meta);
 	npz_reader_free(r);
+	d->n = nx;
+	d->y = l.y;
+	d->y_true = l.y_true;
+	d->flipped = l.flipped;
 	if (rc < 0) {
 		dataset_release(d);
 		return -1;

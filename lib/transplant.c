@@ -20,11 +20,9 @@ int transplant_bias_parse(const char *s, enum transplant_bias *b)
 {
 	/* Indexed by enum transplant_bias. */
 	static const char *const names[] = { "zero", "keep" };
-	int i;
-	if (mp_parse_choice(s, names, 2, "unknown bias mode", &i))
-		return -1;
-	*b = (enum transplant_bias)i;
-	return 0;
+	int i = mp_parse_choice(s, names, 2, "unknown bias mode");
+	*b = i < 0 ? *b : (enum transplant_bias)i;
+	return i < 0 ? -1 : 0;
 }
 
 static int is_float(enum npy_dtype t)

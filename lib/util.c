@@ -298,14 +298,11 @@ int parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
-int mp_parse_choice(const char *s, const char *const *names, int n,
-		    const char *what, int *out)
+int mp_parse_choice(const char *s, const char *const *names, int n, const char *what)
 {
 	for (int i = 0; i < n; i++)
-		if (!strcmp(s, names[i])) {
-			*out = i;
-			return 0;
-		}
+		if (!strcmp(s, names[i]))
+			return i;
 	struct mp_buf list = MP_BUF_INIT;
 	for (int i = 0; i < n; i++)
 		mp_buf_printf(&list, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ",

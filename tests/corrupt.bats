@@ -294,7 +294,7 @@ write('big.npz', 'data.classes=10\n', [('y', np.array([1, 10, 3])), ('x', np.zer
 write('yt.npz', 'data.classes=10\n', [('y', np.array([1, 2, 3])), ('y_true', np.array([1, 12, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])"
 	run --separate-stderr corrupt -p 0.5 neg.npz
 	assert_runtime_error
-	assert_regex "$stderr" "label -1 at index 1 of 'y' is outside 0..9"
+	assert_regex "$stderr" "label -1 at index 1 of 'y' is negative"
 	run --separate-stderr corrupt -p 0.5 big.npz
 	assert_runtime_error
 	assert_regex "$stderr" "label 10 at index 1 of 'y' is outside 0..9"
@@ -312,7 +312,7 @@ write('y2.npz', None, [('y', np.array([[1, 2, 3]])), ('x', np.zeros((3, 1), np.f
 write('yf.npz', None, [('y', np.array([1.0, 2.0, 3.0])), ('x', np.zeros((3, 1), np.float32))])"
 	run --separate-stderr corrupt -p 0.5 yt.npz
 	assert_runtime_error
-	assert_regex "$stderr" "member 'y_true' has 2 labels but 'y' has 3"
+	assert_regex "$stderr" "member 'y_true' has 2 values but 'y' has 3"
 	run --separate-stderr corrupt -p 0.5 x.npz -o out.npz
 	assert_runtime_error
 	assert_regex "$stderr" "member 'x' has shape \(4, 1\) but 'y' has 3 labels"
