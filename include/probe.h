@@ -95,6 +95,9 @@ void probe_meta_fit(struct meta *m, const struct probe_fit *f,
 		    const struct probe_fit_opts *o, const char *prefix);
 /* warn() about empty classes and classes with fewer directions than asked. */
 void probe_fit_warnings(const struct probe_fit *f);
+/* One line on standard error: "TOOL: layer L, N rows of D values, C
+ * classes, METHOD", with ": k = k_0 k_1 ... (total K)" when with_k. */
+void probe_fit_summary(const struct probe_fit *f, int with_k);
 
 /* Bytes of the main allocations of each method, for the auto rule. */
 int probe_method_bytes(enum probe_method m, int classes, size_t dim, size_t rows,

@@ -15,6 +15,7 @@
  * always the one a double-precision computation gives.
  */
 #include "probe.h"
+#include "probes.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -355,3 +356,34 @@ out:
 	meta_release(&m);
 	return ret;
 }
+
+/* ---------------------------------------------------------------- registry */
+
+static int masc_fit_run(const struct probe_run *r)
+{
+	return probe_fit_run(r, &r->fit, 1, masc_write);
+}
+
+static int masc_load(struct probe_scorer *sc, const char *path)
+{
+	struct masc_probe *p = xmalloc(sizeof *p);
+	if (masc_probe_load(p, path)) {
+		free(p);
+		return -1;
+	}
+	*sc = (struct probe_scorer){ p->classes, p->dim, masc_score, p, &p->meta };
+	return 0;
+}
+
+static void masc_unload(struct probe_scorer *sc)
+{
+	masc_probe_release(sc->ctx);
+	free(sc->ctx);
+}
+
+const struct probe_kind probe_masc = {
+	"masc", "MASC",
+	"the class whose principal subspace is at the smallest angle to the row",
+	"k int32 (C), basis float64 (sum k, D)",
+	PROBE_KIND_K_RULE, masc_fit_run, masc_load, masc_unload,
+};

@@ -504,3 +504,18 @@ void probe_fit_warnings(const struct probe_fit *f)
 			     c, f->asked[c], f->count[c], f->rank[c], (int)f->k[c]);
 	}
 }
+
+
+void probe_fit_summary(const struct probe_fit *f, int with_k)
+{
+	fprintf(stderr, "%s: layer %s, %zu rows of %zu values, %d classes, %s",
+		mp_progname, probe_layer(&f->meta, f->member), f->rows, f->dim,
+		f->classes, probe_method_str(f->method));
+	if (with_k) {
+		fprintf(stderr, ": k =");
+		for (int c = 0; c < f->classes; c++)
+			fprintf(stderr, " %d", (int)f->k[c]);
+		fprintf(stderr, " (total %zu)", f->ktotal);
+	}
+	fputc('\n', stderr);
+}

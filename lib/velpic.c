@@ -11,6 +11,7 @@
  * these vectors (see transplant).
  */
 #include "probe.h"
+#include "probes.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -119,3 +120,37 @@ int velpic_score(void *ctx, const float *x, size_t n, float *score, int32_t *pre
 		pred[i] = nn_argmax(score + i * C, (int)C);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- registry */
+
+/* One component per class, whatever the k rule asked. */
+static int velpic_fit_run(const struct probe_run *r)
+{
+	struct probe_fit_opts o = r->fit;
+	o.components = 1;
+	return probe_fit_run(r, &o, 0, velpic_write);
+}
+
+static int velpic_load(struct probe_scorer *sc, const char *path)
+{
+	struct velpic_probe *p = xmalloc(sizeof *p);
+	if (velpic_probe_load(p, path)) {
+		free(p);
+		return -1;
+	}
+	*sc = (struct probe_scorer){ p->classes, p->dim, velpic_score, p, &p->meta };
+	return 0;
+}
+
+static void velpic_unload(struct probe_scorer *sc)
+{
+	velpic_probe_release(sc->ctx);
+	free(sc->ctx);
+}
+
+const struct probe_kind probe_velpic = {
+	"velpic", "VeLPIC",
+	"the class whose sign-fixed top eigenvector has the largest dot product with the row",
+	"w float32 (C, D)",
+	0, velpic_fit_run, velpic_load, velpic_unload,
+};
