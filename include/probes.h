@@ -75,7 +75,4 @@ int probe_fit_run(const struct probe_run *r, const struct probe_fit_opts *o, int
 		  int (*write)(const struct probe_fit *f, const struct probe_fit_opts *o,
 			       const char *out, int level, const struct meta *add));
 
-/* The entries (lib/masc.c, lib/velpic.c). */
-extern const struct probe_kind probe_masc, probe_velpic;
-
 #endif

@@ -9,6 +9,9 @@
 
 #include "util.h"
 
+/* Each probe's entry, defined in its own file (lib/NAME.c). */
+extern const struct probe_kind probe_masc, probe_velpic;
+
 const struct probe_kind *const probe_kinds[] = {
 	&probe_masc,
 	&probe_velpic,
