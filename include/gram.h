@@ -17,7 +17,7 @@
  * LAPACK (column-major) that is the lower triangle, uplo 'L'.
  *
  *   struct gram_acc g;
- *   gram_acc_init(&g, C, D);
+ *   if (gram_acc_init(&g, C, D)) fail;
  *   for each row x of class c: gram_acc_add(&g, c, x);
  *   gram_acc_finish(&g);              // S_c in gram_acc_scatter(&g, c)
  *   ...
@@ -67,8 +67,9 @@ struct gram_acc {
  * between the primal and dual methods); -1 on overflow. */
 int gram_acc_bytes(int classes, size_t dim, size_t *bytes);
 /* Set up for C classes of width D; the matrices and buffers are
- * allocated as rows arrive (dies when memory is exhausted). */
-void gram_acc_init(struct gram_acc *g, int classes, size_t dim);
+ * allocated as rows arrive (out of memory is fatal). -1 with a message
+ * when their sizes overflow (gram_acc_bytes); g is then empty. */
+int gram_acc_init(struct gram_acc *g, int classes, size_t dim);
 /* Add one row (D) to class c. */
 void gram_acc_add(struct gram_acc *g, int c, const double *x);
 /* Fold every buffered row in. */
@@ -83,6 +84,10 @@ void gram_syrk_update(double *s, const double *p, size_t b, size_t dim,
 		      size_t tile);
 
 /* ---- symmetric eigenproblems ---- */
+
+/* The largest n of an (n, n) problem: LAPACK's 32-bit indices need n^2
+ * below 2^31. */
+#define EIG_MAX_N 46340
 
 struct eig {
 	size_t n;

@@ -22,9 +22,9 @@
  *           n_c^2 double matrix per thread. For wide layers (D >> n_c).
  *   auto    the one whose main allocations are smaller (probe_method_bytes).
  *
- * Predictions (probe_predict) stream any data or activation stream in
- * blocks of rows, copy its labels through, and write `pred` int32 (N) and
- * `score` float32 (N, C).
+ * Predictions (probe_predict, probe_io.h) stream any data or activation
+ * stream in blocks of rows, copy its labels through, and write `pred`
+ * int32 (N) and `score` float32 (N, C).
  */
 #ifndef MEMPROBE_PROBE_H
 #define MEMPROBE_PROBE_H
@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "meta.h"
+#include "probe_io.h"
 
 enum probe_method { PROBE_AUTO, PROBE_PRIMAL, PROBE_DUAL };
 
@@ -78,11 +79,11 @@ struct probe_fit {
 	double seconds_solve;      /* eigensolvers */
 };
 
-/* Fit per-class subspaces from the stream at path (NULL or "-": stdin).
- * Errors: no `act`/`x` member, labels missing or after it, a label count
- * that differs from N, a negative label or one not below the number of
- * classes (meta data.classes, else model.classes, else max label + 1),
- * a non-finite value (the row is named), LAPACK failures. */
+/* Fit per-class subspaces from the stream at path (NULL or "-": stdin),
+ * read by probe_train_open/probe_train_read (probe_io.h). Errors: theirs
+ * (no `act`/`x` member, labels missing or after it or not N of them,
+ * labels outside the classes of samples.h, a non-finite value), a method
+ * too large for the data, LAPACK failures. */
 int probe_fit(struct probe_fit *f, const char *path, const struct probe_fit_opts *o);
 void probe_fit_release(struct probe_fit *f);
 
@@ -94,32 +95,13 @@ void probe_meta_fit(struct meta *m, const struct probe_fit *f,
 		    const struct probe_fit_opts *o, const char *prefix);
 /* warn() about empty classes and classes with fewer directions than asked. */
 void probe_fit_warnings(const struct probe_fit *f);
+/* One line on standard error: "TOOL: layer L, N rows of D values, C
+ * classes, METHOD", with ": k = k_0 k_1 ... (total K)" when with_k. */
+void probe_fit_summary(const struct probe_fit *f, int with_k);
 
 /* Bytes of the main allocations of each method, for the auto rule. */
 int probe_method_bytes(enum probe_method m, int classes, size_t dim, size_t rows,
 		       size_t max_count, int threads, size_t *bytes);
-
-/* The layer a stream's rows come from: dumpacts.layer, else "input". */
-const char *probe_layer(const struct meta *m, const char *member);
-
-/* ---- prediction ---- */
-
-struct probe_scorer {
-	int classes;               /* C */
-	size_t dim;                /* D */
-	/* Scores of n rows x (n, D) into score (n, C) and the predicted class
-	 * of each row into pred (n). 0 or -1 with a message. */
-	int (*score)(void *ctx, const float *x, size_t n, float *score,
-		     int32_t *pred);
-	void *ctx;
-	const struct meta *probe_meta; /* for a layer mismatch warning; may be NULL */
-};
-
-/* Read the stream `in` (NULL or "-": stdin) and write a prediction stream
- * to `out` (NULL or "-": stdout): meta.txt (the input's keys, then the
- * keys of `add`), y and y_true as int32, flipped copied, pred, score. */
-int probe_predict(const char *in, const char *out, int level,
-		  const struct probe_scorer *sc, const struct meta *add);
 
 /* ---- MASC ---- */
 

@@ -10,6 +10,7 @@
 #ifndef MEMPROBE_UTIL_H
 #define MEMPROBE_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ void *xreallocarray(void *p, size_t nmemb, size_t size);
 char *xstrdup(const char *s);
 /* printf into a fresh string. */
 char *xasprintf(const char *fmt, ...) MP_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) MP_PRINTF(1, 0);
 /* 64-byte aligned allocation (free with free()); zeroed. */
 void *xaligned_calloc(size_t nmemb, size_t size);
 
@@ -75,6 +77,32 @@ int mp_mul_size(size_t a, size_t b, size_t *out);
  * on failure records "invalid NAME 'S'" style message and returns -1. */
 int parse_long(const char *s, long min, long max, long *out);
 int parse_double(const char *s, double min, double max, double *out);
+/* One of n names: the i where names[i] is s; otherwise -1 with the
+ * message "WHAT 'S' (A, B or C)", e.g. what = "unknown mode". */
+int mp_parse_choice(const char *s, const char *const *names, int n, const char *what);
+
+/* The shortest decimal that reads back as v: "%.*g" with the smallest
+ * precision from 6 to 17 that round-trips (6 at least, so that 100 stays
+ * "100" rather than "1e+02"), into buf, which is returned. */
+#define MP_DOUBLE_CHARS 32
+char *mp_fmt_double(char buf[MP_DOUBLE_CHARS], double v);
+
+/* A growing string (git's strbuf). Appending cannot fail (out of memory
+ * is fatal); s is NUL-terminated once anything was added, NULL before.
+ *
+ *   struct mp_buf b = MP_BUF_INIT;
+ *   mp_buf_printf(&b, "%s%d", sep, v);      // b.s, b.len
+ *   mp_buf_release(&b);
+ */
+struct mp_buf {
+	char *s;
+	size_t len, cap;
+};
+#define MP_BUF_INIT { NULL, 0, 0 }
+void mp_buf_add(struct mp_buf *b, const void *data, size_t n);
+void mp_buf_addstr(struct mp_buf *b, const char *s);
+void mp_buf_printf(struct mp_buf *b, const char *fmt, ...) MP_PRINTF(2, 3);
+void mp_buf_release(struct mp_buf *b);
 
 /* Temporary output files: an output FILE is written as FILE.tmp.XXXXXX in
  * the same directory and renamed over FILE only when complete. Registered
@@ -113,6 +141,25 @@ void mp_defer_signals(int on);
 
 /* Progress on stderr, only when stderr is a terminal. */
 int mp_stderr_is_tty(void);
+
+/* A progress line on stderr, redrawn in place ("\rTOOL: TEXT"): shown
+ * only when the caller wants it and stderr is a terminal, at most once
+ * every `every` seconds (counted from the start; 0: at every call), and
+ * erased at the end by `width` blanks.
+ *
+ *   struct mp_progress p;
+ *   mp_progress_start(&p, !quiet, 0.2, 60);
+ *   for (...) mp_progress_show(&p, "%zu/%zu samples", done, n);
+ *   mp_progress_end(&p);
+ */
+struct mp_progress {
+	int on;
+	double every, last;
+	int width;
+};
+void mp_progress_start(struct mp_progress *p, int want, double every, int width);
+void mp_progress_show(struct mp_progress *p, const char *fmt, ...) MP_PRINTF(2, 3);
+void mp_progress_end(struct mp_progress *p);
 
 /* Monotonic seconds. */
 double mp_now(void);

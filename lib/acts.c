@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "par.h"
+#include "samples.h"
 #include "util.h"
 #include "validate.h"
 
@@ -22,12 +23,6 @@ struct acts_out {
 	char *path;             /* NULL: stdout */
 	struct npz_writer *w;
 	char *err;              /* a write task's message (mp_error is per thread) */
-};
-
-struct labels {
-	int32_t *y, *y_true;    /* (n) */
-	uint8_t *flipped;       /* (n) */
-	size_t ny, nyt, nfl;
 };
 
 static void out_meta(struct meta *dst, const struct meta *data,
@@ -51,7 +46,7 @@ static void out_meta(struct meta *dst, const struct meta *data,
 	}
 }
 
-static int add_labels(struct npz_writer *w, const struct labels *lb, size_t n)
+static int add_labels(struct npz_writer *w, const struct samples_labels *lb, size_t n)
 {
 	struct npy_header h;
 	if (npy_header_1d(&h, NPY_I4, (int64_t)n) || npz_writer_add(w, "y", &h, lb->y))
@@ -81,29 +76,22 @@ static void write_task(void *ctx, size_t i)
 		o->err = xstrdup(mp_errmsg());
 }
 
-/* x is the reader's current member: run everything. */
-static int process_x(struct npz_reader *r, struct model *m, const struct meta *ck,
-		     const struct meta *dmeta, const struct labels *lb,
-		     const struct acts_opts *o, struct acts_out *outs, int nout)
+/* x, the reader's current member, as the model's input: its samples of
+ * the shape the model takes (or flat, of its size), labels for each. */
+static int check_x(struct npz_reader *r, const struct model *m, const struct meta *dmeta,
+		   const struct samples_labels *lb, size_t *n)
 {
 	const struct npy_header *h = npz_reader_header(r);
 	const char *src = npz_reader_path(r);
-	size_t in_size = shape_size(m->input);
+	int chw[3], mc;
 	if (validate_float(h, src, "x"))
 		return -1;
-	int ok = h->ndim >= 2 && h->ndim <= 4;
-	for (int k = 1; ok && k < h->ndim; k++)
-		ok = h->shape[k] >= 1 && h->shape[k] <= INT32_MAX;
+	int ok = !samples_shape(h, src, chw);
 	if (ok) {
-		struct shape s = { 1, 1, 1 };
-		if (h->ndim == 4)
-			s = (struct shape){ (int)h->shape[1], (int)h->shape[2], (int)h->shape[3] };
-		else if (h->ndim == 3)
-			s = (struct shape){ 1, (int)h->shape[1], (int)h->shape[2] };
-		else
-			s = (struct shape){ (int)h->shape[1], 1, 1 };
+		struct shape s = { chw[0], chw[1], chw[2] };
 		/* A flat (N, D) x is any model's input of that size. */
-		ok = model_accepts(m, s) || (h->ndim == 2 && shape_size(s) == in_size);
+		ok = model_accepts(m, s) ||
+		     (h->ndim == 2 && shape_size(s) == shape_size(m->input));
 	}
 	if (!ok) {
 		char buf[160];
@@ -111,126 +99,141 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 				src, npy_shape_str(h, buf, sizeof buf), m->input.c,
 				m->input.h, m->input.w);
 	}
-	size_t n = (size_t)h->shape[0];
+	*n = (size_t)h->shape[0];
 	if (!lb->y)
 		return mp_error("%s: the data has no labels 'y' before 'x'", src);
-	if (lb->ny != n || (lb->y_true && lb->nyt != n) || (lb->flipped && lb->nfl != n))
-		return mp_error("%s: the labels have %zu entries but 'x' has %zu samples",
-				src, lb->ny != n ? lb->ny : lb->y_true && lb->nyt != n
-				? lb->nyt : lb->nfl, n);
-
 	/* The labels must name the model's classes, and a data set that says
 	 * it has another number of classes is not one for this model. */
-	int C = m->classes, upto = 0, rc = -1, mc;
-	if (validate_meta_classes(dmeta, src, &mc))
+	if (samples_labels_rows(lb, *n, src, "x") ||
+	    samples_classes_given(dmeta, src, m->classes, "the model", &mc) ||
+	    samples_labels_check(lb, m->classes, src))
 		return -1;
-	if (mc && mc != C)
-		return mp_error("%s: the data has %d classes (meta.txt) but the model has %d",
-				src, mc, C);
-	if (validate_labels(lb->y, n, C, src, "y") ||
-	    (lb->y_true && validate_labels(lb->y_true, n, C, src, "y_true")))
-		return -1;
-	for (int i = 0; i < nout; i++) {
-		int l = outs[i].layer ? model_slot_layer(m, outs[i].slot) : m->nlayers - 1;
-		upto = l + 1 > upto ? l + 1 : upto;
-	}
-	/* Predictions grow with the batches that arrive, never sized by the
-	 * row count x's header claims. */
-	int32_t *pred = NULL;
-	float *score = NULL;
-	size_t cap_pred = 0, cap_score = 0;
-	/* The folder (and its parents, like mkdir -p) only once the data
-	 * proved good: bad input leaves nothing behind. */
+	return 0;
+}
+
+/* Every output open: meta.txt, the labels, and `act` begun. The folder
+ * (and its parents, like mkdir -p) only now that the data proved good:
+ * bad input leaves nothing behind. */
+static int open_outs(struct acts_out *outs, int nout, const struct meta *dmeta,
+		     const struct meta *ck, const struct acts_opts *o,
+		     const struct samples_labels *lb, size_t n)
+{
 	if (o->outdir && mp_mkdir_p(o->outdir))
 		return -1;
 	for (int i = 0; i < nout; i++) {
 		struct acts_out *out = &outs[i];
 		struct meta mm;
+		struct npy_header ah;
 		out_meta(&mm, dmeta, ck, o, out);
 		out->w = npz_writer_open(out->path, o->level);
 		int bad = !out->w || npz_writer_add_meta(out->w, &mm) || add_labels(out->w, lb, n);
 		meta_release(&mm);
-		if (bad)
-			goto out;
-		if (out->layer) {
-			struct npy_header ah;
-			if (npy_header_2d(&ah, NPY_F4, (int64_t)n, (int64_t)out->dim)
-			    || npz_writer_begin(out->w, "act", &ah))
-				goto out;
-		}
+		if (bad || (out->layer && (npy_header_2d(&ah, NPY_F4, (int64_t)n, (int64_t)out->dim)
+					   || npz_writer_begin(out->w, "act", &ah))))
+			return -1;
 	}
-	int B = o->batch;
-	float *xb = xaligned_calloc((size_t)B * in_size, sizeof(float));
-	int tty = mp_stderr_is_tty();
-	double last = mp_now();
+	return 0;
+}
+
+/* Predictions grow with the batches that arrive, never sized by the row
+ * count x's header claims. */
+struct predictions {
+	int32_t *pred;          /* (cap_pred) */
+	float *score;           /* (cap_score / C, C) */
+	size_t cap_pred, cap_score;
+};
+
+/* The model's outputs for rows i..i+rows-1 and their argmax. */
+static int keep_predictions(struct predictions *p, const struct model *m, size_t i,
+			    int rows, const char *src)
+{
+	const float *l = model_output(m);
+	size_t C = (size_t)m->classes, end = i + (size_t)rows, need;
+	if (mp_mul_size(end, C, &need) ||
+	    mp_grow((void **)&p->score, &p->cap_score, need, sizeof *p->score) ||
+	    mp_grow((void **)&p->pred, &p->cap_pred, end, sizeof *p->pred))
+		return mp_error("%s: %zu samples of %zu scores are too many", src, end, C);
+	memcpy(p->score + i * C, l, (size_t)rows * C * sizeof(float));
+	for (int k = 0; k < rows; k++)
+		p->pred[i + (size_t)k] = nn_argmax(l + (size_t)k * C, (int)C);
+	return 0;
+}
+
+/* Each requested layer's rows of the batch to its stream, in parallel. */
+static int write_acts(struct acts_out *outs, int nout, const struct model *m, int rows)
+{
+	struct write_job j = { outs, m, (size_t)rows };
+	par_for((size_t)nout, write_task, &j);
+	for (int k = 0; k < nout; k++)
+		if (outs[k].err)
+			return mp_error("%s", outs[k].err);
+	return 0;
+}
+
+/* `act` ended, or pred and score written. */
+static int close_outs(struct acts_out *outs, int nout, struct predictions *p, size_t n,
+		      int C)
+{
+	for (int i = 0; i < nout; i++) {
+		struct acts_out *out = &outs[i];
+		struct npy_header ph, sh;
+		if (out->layer) {
+			if (npz_writer_end(out->w))
+				return -1;
+			continue;
+		}
+		if (mp_grow((void **)&p->score, &p->cap_score, 1, sizeof *p->score) ||
+		    mp_grow((void **)&p->pred, &p->cap_pred, 1, sizeof *p->pred) ||
+		    npy_header_1d(&ph, NPY_I4, (int64_t)n) ||
+		    npz_writer_add(out->w, "pred", &ph, p->pred) ||
+		    npy_header_2d(&sh, NPY_F4, (int64_t)n, C) ||
+		    npz_writer_add(out->w, "score", &sh, p->score))
+			return -1;
+	}
+	return 0;
+}
+
+/* x is the reader's current member: run everything. */
+static int process_x(struct npz_reader *r, struct model *m, const struct meta *ck,
+		     const struct meta *dmeta, const struct samples_labels *lb,
+		     const struct acts_opts *o, struct acts_out *outs, int nout)
+{
+	const char *src = npz_reader_path(r);
+	struct predictions p = { NULL, NULL, 0, 0 };
+	struct mp_progress pg;
+	float *xb = NULL;          /* (B, sample) */
+	size_t n = 0;
+	int B = o->batch, upto = 0, rc = -1;
+	if (check_x(r, m, dmeta, lb, &n))
+		return -1;
+	for (int i = 0; i < nout; i++) {
+		int l = outs[i].layer ? model_slot_layer(m, outs[i].slot) : m->nlayers - 1;
+		upto = l + 1 > upto ? l + 1 : upto;
+	}
+	if (open_outs(outs, nout, dmeta, ck, o, lb, n))
+		return -1;
+	xb = xaligned_calloc((size_t)B * shape_size(m->input), sizeof(float));
+	mp_progress_start(&pg, 1, 0.2, 60);
 	for (size_t i = 0; i < n; i += (size_t)B) {
 		int rows = (int)(n - i < (size_t)B ? n - i : (size_t)B);
-		if (npz_reader_read_rows_f32(r, xb, (size_t)rows)) {
-			free(xb);
+		if (npz_reader_read_rows_f32(r, xb, (size_t)rows))
 			goto out;
-		}
 		model_forward_layers(m, xb, rows, upto);
-		if (o->predict) {
-			const float *l = model_output(m);
-			size_t need;
-			if (mp_mul_size(i + (size_t)rows, (size_t)C, &need) ||
-			    mp_grow((void **)&score, &cap_score, need, sizeof *score) ||
-			    mp_grow((void **)&pred, &cap_pred, i + (size_t)rows, sizeof *pred)) {
-				free(xb);
-				mp_error("%s: %zu samples of %d scores are too many", src,
-					 i + (size_t)rows, C);
-				goto out;
-			}
-			memcpy(score + i * C, l, (size_t)rows * C * sizeof(float));
-			for (int k = 0; k < rows; k++)
-				pred[i + k] = nn_argmax(l + (size_t)k * C, C);
-		} else {
-			struct write_job j = { outs, m, (size_t)rows };
-			par_for((size_t)nout, write_task, &j);
-			int failed = 0;
-			for (int k = 0; k < nout && !failed; k++)
-				if (outs[k].err)
-					failed = mp_error("%s", outs[k].err);
-			if (failed) {
-				free(xb);
-				goto out;
-			}
-		}
+		if (o->predict ? keep_predictions(&p, m, i, rows, src)
+			       : write_acts(outs, nout, m, rows))
+			goto out;
 		if (mp_interrupted) {
-			free(xb);
 			mp_error("interrupted");
 			goto out;
 		}
-		if (tty && mp_now() - last > 0.2) {
-			fprintf(stderr, "\r%s: %zu/%zu samples", mp_progname, i + rows, n);
-			fflush(stderr);
-			last = mp_now();
-		}
+		mp_progress_show(&pg, "%zu/%zu samples", i + rows, n);
 	}
-	if (tty)
-		fprintf(stderr, "\r%*s\r", 60, "");
-	free(xb);
-	for (int i = 0; i < nout; i++) {
-		struct acts_out *out = &outs[i];
-		if (out->layer) {
-			if (npz_writer_end(out->w))
-				goto out;
-		} else {
-			struct npy_header ph, sh;
-			if (mp_grow((void **)&score, &cap_score, 1, sizeof *score) ||
-			    mp_grow((void **)&pred, &cap_pred, 1, sizeof *pred))
-				goto out;
-			if (npy_header_1d(&ph, NPY_I4, (int64_t)n)
-			    || npz_writer_add(out->w, "pred", &ph, pred)
-			    || npy_header_2d(&sh, NPY_F4, (int64_t)n, C)
-			    || npz_writer_add(out->w, "score", &sh, score))
-				goto out;
-		}
-	}
-	rc = 0;
+	mp_progress_end(&pg);
+	rc = close_outs(outs, nout, &p, n, m->classes);
 out:
-	free(pred);
-	free(score);
+	free(xb);
+	free(p.pred);
+	free(p.score);
 	return rc;
 }
 
@@ -238,7 +241,7 @@ int acts_run(struct model *m, const struct meta *ck, const struct acts_opts *o)
 {
 	int nout = o->predict ? 1 : o->nlayers;
 	struct acts_out *outs = xcalloc((size_t)nout, sizeof *outs);
-	struct labels lb = { 0 };
+	struct samples_labels lb = SAMPLES_LABELS_INIT;
 	struct meta dmeta;
 	int rc = -1, seen_x = 0;
 	meta_init(&dmeta);
@@ -263,29 +266,15 @@ int acts_run(struct model *m, const struct meta *ck, const struct acts_opts *o)
 	int k;
 	while ((k = npz_reader_next(r)) > 0) {
 		const char *name = npz_reader_name(r);
-		int is_label = !strcmp(name, "y") || !strcmp(name, "y_true")
-			       || !strcmp(name, "flipped");
+		int is_label = samples_is_label(name);
 		if (!npz_reader_is_array(r)) {
 			k = !strcmp(name, "meta.txt") && !seen_x
 			    ? npz_reader_load_meta(r, &dmeta) : npz_reader_skip(r);
 		} else if (is_label && seen_x) {
 			k = mp_error("%s: '%s' comes after 'x' (labels must come first "
 				     "for streaming)", src, name);
-		} else if (!strcmp(name, "y") && !lb.y) {
-			k = npz_reader_load_i32(r, &lb.y, &lb.ny);
-		} else if (!strcmp(name, "y_true") && !lb.y_true) {
-			k = npz_reader_load_i32(r, &lb.y_true, &lb.nyt);
-		} else if (!strcmp(name, "flipped") && !lb.flipped) {
-			int32_t *f = NULL;
-			k = npz_reader_load_i32(r, &f, &lb.nfl);
-			if (k == 0)
-				k = validate_flipped(f, lb.nfl, src);
-			if (k == 0) {
-				lb.flipped = xmalloc(lb.nfl ? lb.nfl : 1);
-				for (size_t i = 0; i < lb.nfl; i++)
-					lb.flipped[i] = f[i] != 0;
-			}
-			free(f);
+		} else if (is_label) {
+			k = samples_labels_take(&lb, r);
 		} else if (!strcmp(name, "x") && !seen_x) {
 			seen_x = 1;
 			k = process_x(r, m, ck, &dmeta, &lb, o, outs, nout);
@@ -315,9 +304,7 @@ out:
 		free(outs[i].err);
 	}
 	free(outs);
-	free(lb.y);
-	free(lb.y_true);
-	free(lb.flipped);
+	samples_labels_release(&lb);
 	meta_release(&dmeta);
 	return rc;
 }

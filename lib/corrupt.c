@@ -12,47 +12,37 @@
 #include "meta.h"
 #include "npz.h"
 #include "rng.h"
+#include "samples.h"
 #include "util.h"
 #include "validate.h"
 
+/* Indexed by enum corrupt_mode and enum corrupt_rng. */
+static const char *const mode_names[] = { "uniform", "shuffle", "other" };
+static const char *const rng_names[] = { "native", "numpy" };
+
 int corrupt_mode_parse(const char *s, enum corrupt_mode *out)
 {
-	if (!strcmp(s, "uniform"))
-		*out = CORRUPT_UNIFORM;
-	else if (!strcmp(s, "shuffle"))
-		*out = CORRUPT_SHUFFLE;
-	else if (!strcmp(s, "other"))
-		*out = CORRUPT_OTHER;
-	else
-		return mp_error("unknown mode '%s' (uniform, shuffle or other)", s);
-	return 0;
+	int i = mp_parse_choice(s, mode_names, 3, "unknown mode");
+	*out = i < 0 ? *out : (enum corrupt_mode)i;
+	return i < 0 ? -1 : 0;
 }
 
 int corrupt_rng_parse(const char *s, enum corrupt_rng *out)
 {
-	if (!strcmp(s, "native"))
-		*out = CORRUPT_RNG_NATIVE;
-	else if (!strcmp(s, "numpy"))
-		*out = CORRUPT_RNG_NUMPY;
-	else
-		return mp_error("unknown generator '%s' (native or numpy)", s);
-	return 0;
+	int i = mp_parse_choice(s, rng_names, 2, "unknown generator");
+	*out = i < 0 ? *out : (enum corrupt_rng)i;
+	return i < 0 ? -1 : 0;
 }
 
 const char *corrupt_mode_name(enum corrupt_mode m)
 {
-	switch (m) {
-	case CORRUPT_UNIFORM: return "uniform";
-	case CORRUPT_SHUFFLE: return "shuffle";
-	case CORRUPT_OTHER: return "other";
-	}
-	MP_ASSERT(!"unknown corrupt_mode");
-	return NULL;
+	MP_ASSERT((unsigned)m < 3);
+	return mode_names[m];
 }
 
 const char *corrupt_rng_name(enum corrupt_rng r)
 {
-	return r == CORRUPT_RNG_NUMPY ? "numpy" : "native";
+	return rng_names[r == CORRUPT_RNG_NUMPY];
 }
 
 /* Either generator behind the three primitives the modes need. */
@@ -88,24 +78,17 @@ static uint64_t gen_below(struct gen *g, uint64_t n)
 }
 
 /* Fisher-Yates exactly as NumPy's shuffle of a 1-d array: for i from n-1
- * down to 1, swap a[i] with a[j], j uniform in [0, i]. */
-static void gen_shuffle_size(struct gen *g, size_t *a /* (n) */, size_t n)
+ * down to 1, swap a[i] with a[j], j uniform in [0, i]. The elements of a
+ * (n) are `size` bytes each (at most 8): the draws do not depend on it. */
+static void gen_shuffle(struct gen *g, void *a, size_t n, size_t size)
 {
+	unsigned char *b = a, t[8];
+	MP_ASSERT(size <= sizeof t);
 	for (size_t i = n; i-- > 1;) {
 		size_t j = (size_t)gen_below(g, (uint64_t)i + 1);
-		size_t t = a[i];
-		a[i] = a[j];
-		a[j] = t;
-	}
-}
-
-static void gen_shuffle_i32(struct gen *g, int32_t *a /* (n) */, size_t n)
-{
-	for (size_t i = n; i-- > 1;) {
-		size_t j = (size_t)gen_below(g, (uint64_t)i + 1);
-		int32_t t = a[i];
-		a[i] = a[j];
-		a[j] = t;
+		memcpy(t, b + i * size, size);
+		memcpy(b + i * size, b + j * size, size);
+		memcpy(b + j * size, t, size);
 	}
 }
 
@@ -139,10 +122,10 @@ static void corrupt_shuffle(struct gen *g, int32_t *y, size_t n, double p)
 	int32_t *vals = xmallocarray(k, sizeof *vals); /* (k) */
 	for (size_t i = 0; i < n; i++)
 		idx[i] = i;
-	gen_shuffle_size(g, idx, n);
+	gen_shuffle(g, idx, n, sizeof *idx);
 	for (size_t t = 0; t < k; t++)
 		vals[t] = y[idx[t]];
-	gen_shuffle_i32(g, vals, k);
+	gen_shuffle(g, vals, k, sizeof *vals);
 	for (size_t t = 0; t < k; t++)
 		y[idx[t]] = vals[t];
 	free(vals);
@@ -195,62 +178,22 @@ struct held {
 	size_t len;              /* text length */
 };
 
-/* The shortest %g that reads back as the same double. */
-static char *format_double(double v)
-{
-	for (int prec = 1; prec < 17; prec++) {
-		char *s = xasprintf("%.*g", prec, v);
-		if (strtod(s, NULL) == v)
-			return s;
-		free(s);
-	}
-	return xasprintf("%.17g", v);
-}
-
-static int is_label_name(const char *name)
-{
-	return !strcmp(name, "y") || !strcmp(name, "y_true") ||
-	       !strcmp(name, "flipped");
-}
-
-/* Load a label member as int32 (any integer dtype), checking it is 1-D. */
-static int load_labels(struct npz_reader *r, int32_t **out, size_t *n)
-{
-	const struct npy_header *h = npz_reader_header(r);
-	if (h->ndim != 1) {
-		char buf[160];
-		return mp_error("%s: member '%s' has shape %s, expected (N,)",
-				npz_reader_path(r), npz_reader_name(r),
-				npy_shape_str(h, buf, sizeof buf));
-	}
-	return npz_reader_load_i32(r, out, n);
-}
-
 /* The number of classes: `given` (--classes), which may not exceed what
- * meta.txt states (the labels would leave the data's classes); else
- * meta.txt's data.classes (or model.classes); else max(y) + 1. */
-static int infer_classes(const struct meta *m, const int32_t *y, size_t n,
-			 const char *path, int given, int *classes)
+ * meta.txt states (the labels would leave the data's classes); else the
+ * stream's own (samples_classes: meta.txt, else the largest label + 1). */
+static int corrupt_classes(const struct meta *m, const struct samples_labels *l,
+			   const char *path, int given, int *classes)
 {
-	int mc;
-	if (validate_meta_classes(m, path, &mc))
+	int stated;
+	if (given <= 0)
+		return samples_classes(m, l, path, classes);
+	if (samples_classes_given(m, path, 0, NULL, &stated))
 		return -1;
-	if (given > 0 && mc && given > mc)
+	if (stated && given > stated)
 		return mp_error("%s: --classes %d is more than the %d classes of the data "
-				"(meta.txt)", path, given, mc);
-	if (given > 0 || mc) {
-		*classes = given > 0 ? given : mc;
-		return 0;
-	}
-	int32_t mx = -1;
-	for (size_t i = 0; i < n; i++)
-		if (y[i] > mx)
-			mx = y[i];
-	if (mx >= VALIDATE_MAX_CLASSES)
-		return mp_error("%s: label %ld of 'y' is too large (more than %d classes)",
-				path, (long)mx, VALIDATE_MAX_CLASSES);
-	*classes = (int)mx + 1;
-	return 0;
+				"(meta.txt)", path, given, stated);
+	*classes = given;
+	return samples_labels_check(l, given, path);
 }
 
 /* Reached x without y: say whether y comes later or not at all. */
@@ -305,7 +248,7 @@ static int copy_rest(struct npz_reader *r, struct npz_writer *w, size_t n)
 			free(t);
 			if (e)
 				return -1;
-		} else if (is_label_name(name)) {
+		} else if (samples_is_label(name)) {
 			return mp_error("%s: member '%s' comes after 'x': labels must "
 					"come before the images", path, name);
 		} else if (npz_writer_copy(w, r, NULL)) {
@@ -315,139 +258,144 @@ static int copy_rest(struct npz_reader *r, struct npz_writer *w, size_t n)
 	return rc < 0 ? -1 : 0;
 }
 
+/* What comes before x: meta.txt, the labels, the members held. */
+struct head {
+	struct meta m;
+	struct samples_labels l;   /* y and y_true; flipped is recomputed */
+	struct held *held;
+	size_t nheld;
+	int have_x;                /* the reader stands on x */
+};
+
+static int hold(struct head *hd, struct npz_reader *r, int arr)
+{
+	hd->held = xreallocarray(hd->held, hd->nheld + 1, sizeof *hd->held);
+	struct held *h = &hd->held[hd->nheld++];
+	memset(h, 0, sizeof *h);
+	h->name = xstrdup(npz_reader_name(r));
+	h->is_array = arr;
+	if (arr) {
+		h->h = *npz_reader_header(r);
+		h->data = npz_reader_load(r);
+	} else {
+		h->data = npz_reader_load_text(r, &h->len);
+	}
+	return h->data ? 0 : -1;
+}
+
+static int read_head(struct head *hd, struct npz_reader *r)
+{
+	int rc;
+	while ((rc = npz_reader_next(r)) > 0) {
+		const char *name = npz_reader_name(r);
+		int arr = npz_reader_is_array(r), e;
+		if (!arr && !strcmp(name, "meta.txt"))
+			e = npz_reader_load_meta(r, &hd->m);
+		else if (arr && !strcmp(name, "flipped"))
+			e = npz_reader_skip(r);
+		else if (arr && samples_is_label(name))
+			e = samples_labels_take(&hd->l, r);
+		else if (arr && !strcmp(name, "x"))
+			return hd->have_x = 1;
+		else
+			e = hold(hd, r, arr);
+		if (e)
+			return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static void head_release(struct head *hd)
+{
+	for (size_t i = 0; i < hd->nheld; i++) {
+		free(hd->held[i].name);
+		free(hd->held[i].data);
+	}
+	free(hd->held);
+	samples_labels_release(&hd->l);
+	meta_release(&hd->m);
+}
+
+/* The corrupted labels into l: y corrupted, y_true the truth (the input's
+ * y_true, or its y), flipped where they differ; their keys into m. */
+static int corrupt_head(struct head *hd, const char *path, int classes,
+			const struct corrupt_params *cp)
+{
+	struct samples_labels *l = &hd->l;
+	size_t n = l->n_y, nflip = 0;
+	char ps[MP_DOUBLE_CHARS];
+	if (samples_labels_rows(l, n, path, "y") ||
+	    corrupt_classes(&hd->m, l, path, classes, &classes))
+		return -1;
+	if (!l->y_true) {
+		l->y_true = xmallocarray(n ? n : 1, sizeof *l->y_true);
+		memcpy(l->y_true, l->y, n * sizeof *l->y);
+		l->n_y_true = n;
+	}
+	if (corrupt_labels(l->y, n, classes, cp))
+		return mp_error_prefix("%s", path);
+	l->flipped = xmalloc(n ? n : 1);
+	l->n_flipped = n;
+	for (size_t i = 0; i < n; i++)
+		nflip += l->flipped[i] = l->y[i] != l->y_true[i];
+	meta_set(&hd->m, "corrupt.p", "%s", mp_fmt_double(ps, cp->p));
+	meta_set(&hd->m, "corrupt.mode", "%s", corrupt_mode_name(cp->mode));
+	meta_set(&hd->m, "corrupt.rng", "%s", corrupt_rng_name(cp->rng));
+	meta_set(&hd->m, "corrupt.seed", "%llu", (unsigned long long)cp->seed);
+	meta_set(&hd->m, "corrupt.classes", "%d", classes);
+	meta_set(&hd->m, "corrupt.flipped", "%zu", nflip);
+	return 0;
+}
+
+static int write_head(struct npz_writer *w, const struct head *hd)
+{
+	const struct samples_labels *l = &hd->l;
+	struct npy_header hi, hu;
+	if (npy_header_1d(&hi, NPY_I4, (int64_t)l->n_y) ||
+	    npy_header_1d(&hu, NPY_U1, (int64_t)l->n_y) ||
+	    npz_writer_add_meta(w, &hd->m) ||
+	    npz_writer_add(w, "y", &hi, l->y) ||
+	    npz_writer_add(w, "y_true", &hi, l->y_true) ||
+	    npz_writer_add(w, "flipped", &hu, l->flipped))
+		return -1;
+	for (size_t i = 0; i < hd->nheld; i++)
+		if (write_held(w, &hd->held[i]))
+			return -1;
+	return 0;
+}
+
 int corrupt_stream(const char *in, const char *out, int level, int classes,
 		   const struct corrupt_params *cp)
 {
-	struct npz_reader *r = NULL;
-	struct npz_writer *w = NULL;
-	struct meta m = META_INIT;
-	int32_t *y = NULL, *y_true = NULL;  /* (n) */
-	uint8_t *flipped = NULL;            /* (n) */
-	struct held *held = NULL;
-	size_t n = 0, n_true = 0, nheld = 0;
-	int ret = -1, rc, have_x = 0;
+	struct npz_reader *r;
+	struct npz_writer *w;
+	struct head hd;
+	int ret = -1;
 
+	memset(&hd, 0, sizeof hd);
+	meta_init(&hd.m);
 	if (!(r = npz_reader_open(in)))
-		goto out;
+		return -1;
 	const char *path = npz_reader_path(r);
-	while ((rc = npz_reader_next(r)) > 0) {
-		const char *name = npz_reader_name(r);
-		int arr = npz_reader_is_array(r);
-		if (!arr && !strcmp(name, "meta.txt")) {
-			if (npz_reader_load_meta(r, &m))
-				goto out;
-		} else if (arr && !strcmp(name, "y")) {
-			if (y) {
-				mp_error("%s: member 'y' appears twice", path);
-				goto out;
-			}
-			if (load_labels(r, &y, &n))
-				goto out;
-		} else if (arr && !strcmp(name, "y_true")) {
-			free(y_true);
-			y_true = NULL;
-			if (load_labels(r, &y_true, &n_true))
-				goto out;
-		} else if (arr && !strcmp(name, "flipped")) {
-			/* recomputed from y and y_true */
-			if (npz_reader_skip(r))
-				goto out;
-		} else if (arr && !strcmp(name, "x")) {
-			have_x = 1;
-			break;
-		} else {
-			held = xreallocarray(held, nheld + 1, sizeof *held);
-			struct held *hd = &held[nheld];
-			memset(hd, 0, sizeof *hd);
-			hd->name = xstrdup(name);
-			hd->is_array = arr;
-			if (arr) {
-				hd->h = *npz_reader_header(r);
-				hd->data = npz_reader_load(r);
-			} else {
-				hd->data = npz_reader_load_text(r, &hd->len);
-			}
-			nheld++;
-			if (!hd->data)
-				goto out;
-		}
-	}
-	if (rc < 0)
+	if (read_head(&hd, r) < 0)
 		goto out;
-	if (!y) {
-		if (have_x)
+	if (!hd.l.y) {
+		if (hd.have_x)
 			missing_y(r, "x");
 		else
 			mp_error("%s: no member 'y' (the labels)", path);
 		goto out;
 	}
-	if (y_true && n_true != n) {
-		mp_error("%s: member 'y_true' has %zu labels but 'y' has %zu",
-			 path, n_true, n);
-		goto out;
-	}
-	if (infer_classes(&m, y, n, path, classes, &classes))
-		goto out;
-	if (y_true && check_labels(y_true, n, classes, "y_true")) {
-		mp_error_prefix("%s", path);
-		goto out;
-	}
-	if (!y_true) {
-		y_true = xmallocarray(n ? n : 1, sizeof *y_true);
-		memcpy(y_true, y, n * sizeof *y);
-	}
-	if (corrupt_labels(y, n, classes, cp)) {
-		mp_error_prefix("%s", path);
-		goto out;
-	}
-	flipped = xmalloc(n ? n : 1);
-	size_t nflip = 0;
-	for (size_t i = 0; i < n; i++)
-		nflip += flipped[i] = y[i] != y_true[i];
-
-	char *ps = format_double(cp->p);
-	meta_set(&m, "corrupt.p", "%s", ps);
-	free(ps);
-	meta_set(&m, "corrupt.mode", "%s", corrupt_mode_name(cp->mode));
-	meta_set(&m, "corrupt.rng", "%s", corrupt_rng_name(cp->rng));
-	meta_set(&m, "corrupt.seed", "%llu", (unsigned long long)cp->seed);
-	meta_set(&m, "corrupt.classes", "%d", classes);
-	meta_set(&m, "corrupt.flipped", "%zu", nflip);
-
-	struct npy_header hi, hu;
-	if (npy_header_1d(&hi, NPY_I4, (int64_t)n) ||
-	    npy_header_1d(&hu, NPY_U1, (int64_t)n))
+	if (corrupt_head(&hd, path, classes, cp))
 		goto out;
 	if (!(w = npz_writer_open(out, level)))
 		goto out;
-	if (npz_writer_add_meta(w, &m) ||
-	    npz_writer_add(w, "y", &hi, y) ||
-	    npz_writer_add(w, "y_true", &hi, y_true) ||
-	    npz_writer_add(w, "flipped", &hu, flipped))
-		goto out;
-	for (size_t i = 0; i < nheld; i++)
-		if (write_held(w, &held[i]))
-			goto out;
-	if (have_x && copy_rest(r, w, n))
-		goto out;
-	rc = npz_writer_close(w);
-	w = NULL;
-	if (rc)
-		goto out;
-	ret = 0;
-out:
-	if (w)
+	if (write_head(w, &hd) || (hd.have_x && copy_rest(r, w, hd.l.n_y)))
 		npz_writer_abort(w);
-	for (size_t i = 0; i < nheld; i++) {
-		free(held[i].name);
-		free(held[i].data);
-	}
-	free(held);
-	free(flipped);
-	free(y_true);
-	free(y);
-	meta_release(&m);
-	if (r)
-		npz_reader_free(r);
+	else
+		ret = npz_writer_close(w);
+out:
+	head_release(&hd);
+	npz_reader_free(r);
 	return ret;
 }

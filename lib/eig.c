@@ -20,10 +20,6 @@
 
 int eig_path;
 
-/* LAPACK's 32-bit indices: n^2 must stay below 2^31 for the (n, n) arrays
- * it indexes internally. */
-#define EIG_MAX_N 46340
-
 int eig_reduce(struct eig *e, double *a, size_t n)
 {
 	memset(e, 0, sizeof *e);

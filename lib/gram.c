@@ -53,14 +53,15 @@ int gram_acc_bytes(int classes, size_t dim, size_t *bytes)
 	return 0;
 }
 
-void gram_acc_init(struct gram_acc *g, int classes, size_t dim)
+int gram_acc_init(struct gram_acc *g, int classes, size_t dim)
 {
 	size_t n;
 	memset(g, 0, sizeof *g);
+	if (gram_acc_bytes(classes, dim, &n))
+		return mp_error("scatter matrices of %d classes x %zu^2 overflow memory sizes",
+				classes, dim);
 	g->classes = classes;
 	g->dim = dim;
-	if (gram_acc_bytes(classes, dim, &n))
-		die("scatter matrices of %d classes x %zu^2 overflow memory sizes", classes, dim);
 	g->s = xcalloc((size_t)classes, sizeof *g->s);
 	g->nbuf = nbuffers(classes, dim);
 	g->buf = xcalloc((size_t)g->nbuf, sizeof *g->buf);
@@ -76,6 +77,7 @@ void gram_acc_init(struct gram_acc *g, int classes, size_t dim)
 		size_t nb = (dim + GRAM_TILE - 1) / GRAM_TILE;
 		g->tile = (dim + nb - 1) / nb;
 	}
+	return 0;
 }
 
 double *gram_acc_scatter(const struct gram_acc *g, int c)

@@ -15,6 +15,7 @@
  * always the one a double-precision computation gives.
  */
 #include "probe.h"
+#include "probes.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -36,26 +37,16 @@ int masc_write(const struct probe_fit *f, const struct probe_fit_opts *o,
 	       const char *out, int level, const struct meta *add)
 {
 	struct meta m = META_INIT;
-	struct npy_header hk, hb;
-	struct npz_writer *w;
+	struct probe_member mem[2] = { { "k", { 0 }, f->k }, { "basis", { 0 }, f->basis } };
 	int ret = -1;
 
 	meta_merge(&m, &f->meta);
 	probe_meta_fit(&m, f, o, "masc");
 	if (add)
 		meta_merge(&m, add);
-	if (!(w = npz_writer_open(out, level)))
-		goto out;
-	if (npz_writer_add_meta(w, &m) ||
-	    npy_header_1d(&hk, NPY_I4, f->classes) ||
-	    npz_writer_add(w, "k", &hk, f->k) ||
-	    npy_header_2d(&hb, NPY_F8, (int64_t)f->ktotal, (int64_t)f->dim) ||
-	    npz_writer_add(w, "basis", &hb, f->basis)) {
-		npz_writer_abort(w);
-		goto out;
-	}
-	ret = npz_writer_close(w);
-out:
+	if (!npy_header_1d(&mem[0].h, NPY_I4, f->classes) &&
+	    !npy_header_2d(&mem[1].h, NPY_F8, (int64_t)f->ktotal, (int64_t)f->dim))
+		ret = probe_stream_write(out, level, &m, mem, 2);
 	meta_release(&m);
 	return ret;
 }
@@ -86,25 +77,39 @@ static int64_t int_at(const struct npz_array *a, size_t i)
 	return 0;
 }
 
+/* k (C) into p->k and the offsets p->off (C + 1) of each class's rows
+ * of a basis of K rows. */
+static int load_k(struct masc_probe *p, const struct npz_array *k, int64_t K,
+		  const char *src)
+{
+	size_t C = (size_t)p->classes, at = 0;
+	p->k = xcalloc(C, sizeof *p->k);
+	p->off = xcalloc(C + 1, sizeof *p->off);
+	for (size_t c = 0; c < C; c++) {
+		int64_t kc = int_at(k, c);
+		if (kc < 0 || (uint64_t)kc > (uint64_t)K)
+			return mp_error("%s: k[%zu] = %lld is out of range", src, c, (long long)kc);
+		p->k[c] = (int32_t)kc;
+		p->off[c] = at;
+		at += (size_t)kc;
+	}
+	p->off[C] = at;
+	if (at != (size_t)K)
+		return mp_error("%s: 'basis' has %lld rows but 'k' adds up to %zu",
+				src, (long long)K, at);
+	return 0;
+}
+
 int masc_probe_load(struct masc_probe *p, const char *path)
 {
+	static const char *const members[] = { "k", "basis" };
 	struct npz_bundle b;
-	const char *src = path && strcmp(path, "-") ? path : "standard input";
+	const char *src;
 	memset(p, 0, sizeof *p);
-	if (npz_bundle_load(&b, path))
+	if (probe_stream_load(&b, path, "masc", members, 2, &src))
 		return -1;
-	const char *kind = meta_get(&b.meta, "probe");
 	const struct npz_array *k = npz_bundle_get(&b, "k");
 	const struct npz_array *v = npz_bundle_get(&b, "basis");
-	size_t C, D, K = 0;
-	if (kind && strcmp(kind, "masc")) {
-		mp_error("%s: this is a '%s' probe, not a masc probe", src, kind);
-		goto fail;
-	}
-	if (!k || !v) {
-		mp_error("%s: not a masc probe (no '%s' member)", src, k ? "basis" : "k");
-		goto fail;
-	}
 	if (k->h.ndim != 1 || !is_int(k->h.dtype) || k->h.shape[0] < 1) {
 		mp_error("%s: member 'k' must be a non-empty 1-D integer array", src);
 		goto fail;
@@ -115,44 +120,22 @@ int masc_probe_load(struct masc_probe *p, const char *path)
 		mp_error("%s: member 'basis' must be a 2-D float array (sum k, D)", src);
 		goto fail;
 	}
-	C = (size_t)k->h.shape[0];
-	D = (size_t)v->h.shape[1];
-	if (C > (1u << 20)) {
-		mp_error("%s: member 'k' has too many classes (%zu)", src, C);
+	if (k->h.shape[0] > (1 << 20)) {
+		mp_error("%s: member 'k' has too many classes (%lld)", src,
+			 (long long)k->h.shape[0]);
 		goto fail;
 	}
-	p->classes = (int)C;
-	p->dim = D;
-	p->k = xcalloc(C, sizeof *p->k);
-	p->off = xcalloc(C + 1, sizeof *p->off);
-	for (size_t c = 0; c < C; c++) {
-		int64_t kc = int_at(k, c);
-		if (kc < 0 || (uint64_t)kc > (uint64_t)v->h.shape[0]) {
-			mp_error("%s: k[%zu] = %lld is out of range", src, c, (long long)kc);
-			goto fail;
-		}
-		p->k[c] = (int32_t)kc;
-		p->off[c] = K;
-		K += (size_t)kc;
-	}
-	p->off[C] = K;
-	if (K != (size_t)v->h.shape[0]) {
-		mp_error("%s: 'basis' has %lld rows but 'k' adds up to %zu",
-			 src, (long long)v->h.shape[0], K);
+	p->classes = (int)k->h.shape[0];
+	p->dim = (size_t)v->h.shape[1];
+	if (load_k(p, k, v->h.shape[0], src))
 		goto fail;
-	}
-	p->basis = xaligned_calloc(K * D > 0 ? K * D : 1, sizeof *p->basis);
-	p->basis32 = xaligned_calloc(K * D > 0 ? K * D : 1, sizeof *p->basis32);
-	for (size_t i = 0; i < K * D; i++) {
-		double x = v->h.dtype == NPY_F8 ? ((const double *)v->data)[i]
-						: ((const float *)v->data)[i];
-		if (!isfinite(x)) {
-			mp_error("%s: 'basis' has a non-finite value in row %zu", src, i / D);
-			goto fail;
-		}
-		p->basis[i] = x;
-		p->basis32[i] = (float)x;
-	}
+	size_t KD = p->off[p->classes] * p->dim;
+	p->basis = xaligned_calloc(KD > 0 ? KD : 1, sizeof *p->basis);
+	p->basis32 = xaligned_calloc(KD > 0 ? KD : 1, sizeof *p->basis32);
+	if (probe_stream_f64(&b, "basis", src, p->dim, p->basis))
+		goto fail;
+	for (size_t i = 0; i < KD; i++)
+		p->basis32[i] = (float)p->basis[i];
 	p->meta = b.meta;
 	memset(&b.meta, 0, sizeof b.meta);
 	npz_bundle_release(&b);
@@ -373,3 +356,34 @@ out:
 	meta_release(&m);
 	return ret;
 }
+
+/* ---------------------------------------------------------------- registry */
+
+static int masc_fit_run(const struct probe_run *r)
+{
+	return probe_fit_run(r, &r->fit, 1, masc_write);
+}
+
+static int masc_load(struct probe_scorer *sc, const char *path)
+{
+	struct masc_probe *p = xmalloc(sizeof *p);
+	if (masc_probe_load(p, path)) {
+		free(p);
+		return -1;
+	}
+	*sc = (struct probe_scorer){ p->classes, p->dim, masc_score, p, &p->meta };
+	return 0;
+}
+
+static void masc_unload(struct probe_scorer *sc)
+{
+	masc_probe_release(sc->ctx);
+	free(sc->ctx);
+}
+
+const struct probe_kind probe_masc = {
+	"masc", "MASC",
+	"the class whose principal subspace is at the smallest angle to the row",
+	"k int32 (C), basis float64 (sum k, D)",
+	PROBE_KIND_K_RULE, masc_fit_run, masc_load, masc_unload,
+};

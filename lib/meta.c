@@ -51,12 +51,7 @@ void meta_set(struct meta *m, const char *key, const char *fmt, ...)
 	 * "null format string" below, which breaks SANITIZE + DEVELOPER. */
 	MP_ASSERT(fmt);
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	MP_ASSERT(n >= 0);
-	char *v = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(v, (size_t)n + 1, fmt, ap);
+	char *v = xvasprintf(fmt, ap);
 	va_end(ap);
 	set_owned(m, key, v);
 }

@@ -12,8 +12,8 @@
 
 #include "meta.h"
 #include "npz.h"
+#include "samples.h"
 #include "util.h"
-#include "validate.h"
 
 const char score_columns[] =
 	"n\tacc\tacc_y\tacc_y_true\tacc_flipped\tacc_kept\tn_flipped";
@@ -30,115 +30,77 @@ int score_is_column(const char *name)
 	return 0;
 }
 
-/* Load a 1-D integer member. */
-static int load_vec(struct npz_reader *r, int32_t **out, size_t *n)
-{
-	const struct npy_header *h = npz_reader_header(r);
-	if (h->ndim != 1) {
-		char buf[160];
-		return mp_error("%s: member '%s' has shape %s, expected (N,)",
-				npz_reader_path(r), npz_reader_name(r),
-				npy_shape_str(h, buf, sizeof buf));
-	}
-	return npz_reader_load_i32(r, out, n);
-}
+/* What a prediction stream holds for scoring. */
+struct preds {
+	struct meta meta;
+	struct samples_labels l;
+	int32_t *pred;           /* (n) */
+	size_t n;
+	long width;              /* columns of `score`, 0 without it */
+};
 
-int score_stream(const char *path, struct score_result *res)
+/* The members score needs: meta.txt, the labels, pred, and the width of
+ * `score` from its header (its rows are skipped). */
+static int preds_read(struct preds *s, struct npz_reader *r)
 {
-	struct npz_reader *r = NULL;
-	struct meta m = META_INIT;
-	/* vec[0..3]: y, y_true, flipped, pred; each (len[i]) */
-	static const char *const names[] = { "y", "y_true", "flipped", "pred" };
-	int32_t *vec[4] = { NULL, NULL, NULL, NULL };
-	size_t len[4] = { 0, 0, 0, 0 };
-	long classes = 0;
-	int ret = -1, rc;
-
-	memset(res, 0, sizeof *res);
-	if (!(r = npz_reader_open(path)))
-		goto out;
-	const char *p = npz_reader_path(r);
+	int rc;
 	while ((rc = npz_reader_next(r)) > 0) {
 		const char *name = npz_reader_name(r);
-		int k = -1;
 		if (!npz_reader_is_array(r)) {
-			if (!strcmp(name, "meta.txt") && npz_reader_load_meta(r, &m))
-				goto out;
-			continue;
-		}
-		for (int i = 0; i < 4; i++)
-			if (!strcmp(name, names[i]))
-				k = i;
-		if (k >= 0) {
-			if (vec[k]) {
-				mp_error("%s: member '%s' appears twice", p, name);
-				goto out;
-			}
-			if (load_vec(r, &vec[k], &len[k]))
-				goto out;
+			if (!strcmp(name, "meta.txt") && npz_reader_load_meta(r, &s->meta))
+				return -1;
+		} else if (samples_is_label(name)) {
+			if (samples_labels_take(&s->l, r))
+				return -1;
+		} else if (!strcmp(name, "pred")) {
+			if (samples_load_ints(r, &s->pred, &s->n))
+				return -1;
 		} else if (!strcmp(name, "score")) {
 			const struct npy_header *h = npz_reader_header(r);
 			if (h->ndim == 2)
-				classes = (long)h->shape[1];
+				s->width = (long)h->shape[1];
 		}
 	}
-	if (rc < 0)
-		goto out;
+	return rc < 0 ? -1 : 0;
+}
 
-	int32_t *y = vec[0], *yt = vec[1], *fl = vec[2], *pred = vec[3];
-	if (!pred) {
-		mp_error("%s: no member 'pred' (not a prediction stream)", p);
-		goto out;
+/* Predictions and labels against each other and the number of classes:
+ * the width of `score`, which meta.txt's count must agree with. */
+static int preds_check(const struct preds *s, const char *p)
+{
+	int classes;
+	if (!s->pred)
+		return mp_error("%s: no member 'pred' (not a prediction stream)", p);
+	if (!s->l.y && !s->l.y_true)
+		return mp_error("%s: no labels (member 'y' or 'y_true')", p);
+	if (samples_labels_rows(&s->l, s->n, p, "pred"))
+		return -1;
+	if (s->width > VALIDATE_MAX_CLASSES)
+		return mp_error("%s: member 'score' has %ld columns (at most %d classes)",
+				p, s->width, VALIDATE_MAX_CLASSES);
+	if (samples_classes_given(&s->meta, p, (int)s->width, "'score'", &classes))
+		return -1;
+	for (size_t i = 0; i < s->n; i++) {
+		long v = s->pred[i];
+		if (v < 0)
+			return mp_error("%s: prediction %ld at index %zu is negative", p, v, i);
+		if (classes && v >= classes)
+			return mp_error("%s: prediction %ld at index %zu is outside 0..%d",
+					p, v, i, classes - 1);
 	}
-	if (!y && !yt) {
-		mp_error("%s: no labels (member 'y' or 'y_true')", p);
-		goto out;
-	}
-	size_t n = len[3];
-	for (int i = 0; i < 3; i++)
-		if (vec[i] && len[i] != n) {
-			mp_error("%s: member '%s' has %zu values but 'pred' has %zu",
-				 p, names[i], len[i], n);
-			goto out;
-		}
-	/* The number of classes: the width of `score`, and meta.txt's
-	 * data.classes or model.classes, which must agree with it. */
-	int mc;
-	if (validate_meta_classes(&m, p, &mc))
-		goto out;
-	if (classes > VALIDATE_MAX_CLASSES) {
-		mp_error("%s: member 'score' has %ld columns (at most %d classes)",
-			 p, classes, VALIDATE_MAX_CLASSES);
-		goto out;
-	}
-	if (classes && mc && classes != mc) {
-		mp_error("%s: member 'score' has %ld columns but meta.txt says %d classes",
-			 p, classes, mc);
-		goto out;
-	}
-	if (!classes)
-		classes = mc;
-	for (size_t i = 0; i < n; i++)
-		if (pred[i] < 0 || (classes && pred[i] >= classes)) {
-			if (classes)
-				mp_error("%s: prediction %ld at index %zu is outside 0..%ld",
-					 p, (long)pred[i], i, classes - 1);
-			else
-				mp_error("%s: prediction %ld at index %zu is negative",
-					 p, (long)pred[i], i);
-			goto out;
-		}
-	if ((fl && validate_flipped(fl, n, p)) ||
-	    (y && validate_labels(y, n, (int)classes, p, "y")) ||
-	    (yt && validate_labels(yt, n, (int)classes, p, "y_true")))
-		goto out;
+	return samples_labels_check(&s->l, classes, p);
+}
 
+static void count(const struct preds *s, struct score_result *res)
+{
+	const int32_t *y = s->l.y, *yt = s->l.y_true, *pred = s->pred;
+	const uint8_t *fl = s->l.flipped;
 	const int32_t *truth = yt ? yt : y;
-	res->n = n;
+	res->n = s->n;
 	res->have_y = y != NULL;
 	res->have_y_true = yt != NULL;
 	res->have_flipped = fl != NULL;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < s->n; i++) {
 		int ok = pred[i] == truth[i];
 		res->correct += ok;
 		if (y)
@@ -152,13 +114,25 @@ int score_stream(const char *path, struct score_result *res)
 			res->correct_kept += ok;
 		}
 	}
-	ret = 0;
-out:
-	for (int i = 0; i < 4; i++)
-		free(vec[i]);
-	meta_release(&m);
-	if (r)
-		npz_reader_free(r);
+}
+
+int score_stream(const char *path, struct score_result *res)
+{
+	struct npz_reader *r;
+	struct preds s = { META_INIT, SAMPLES_LABELS_INIT, NULL, 0, 0 };
+	int ret = -1;
+
+	memset(res, 0, sizeof *res);
+	if (!(r = npz_reader_open(path)))
+		return -1;
+	if (!preds_read(&s, r) && !preds_check(&s, npz_reader_path(r))) {
+		count(&s, res);
+		ret = 0;
+	}
+	samples_labels_release(&s.l);
+	free(s.pred);
+	meta_release(&s.meta);
+	npz_reader_free(r);
 	return ret;
 }
 

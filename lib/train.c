@@ -20,106 +20,69 @@
 #include "arch.h"
 #include "data.h"
 #include "par.h"
+#include "samples.h"
 #include "util.h"
 #include "validate.h"
 
 /* ---- data ---- */
 
+/* x, the reader's current member, whole into d: its sample shape first. */
+static int load_x(struct train_data *d, struct npz_reader *r, size_t *n)
+{
+	const struct npy_header *h = npz_reader_header(r);
+	const char *src = npz_reader_path(r);
+	int chw[3];
+	if (validate_float(h, src, "x") || samples_shape(h, src, chw))
+		return -1;
+	d->shape = (struct shape){ chw[0], chw[1], chw[2] };
+	*n = (size_t)h->shape[0];
+	return npz_reader_load_f32(r, &d->x, NULL);
+}
+
 int train_data_load(struct train_data *d, const char *path)
 {
+	struct samples_labels l = SAMPLES_LABELS_INIT;
+	size_t nx = 0;
+	int rc;
 	memset(d, 0, sizeof *d);
 	meta_init(&d->meta);
 	struct npz_reader *r = npz_reader_open(path);
 	if (!r)
 		return -1;
 	const char *src = npz_reader_path(r);
-	size_t ny = 0, nyt = 0, nfl = 0, nx = 0;
-	int32_t *fl = NULL;
-	int rc;
 	while ((rc = npz_reader_next(r)) > 0) {
 		const char *name = npz_reader_name(r);
-		if (!npz_reader_is_array(r)) {
+		if (!npz_reader_is_array(r))
 			rc = !strcmp(name, "meta.txt") ? npz_reader_load_meta(r, &d->meta)
 						       : npz_reader_skip(r);
-		} else if (!strcmp(name, "y") && !d->y) {
-			rc = npz_reader_load_i32(r, &d->y, &ny);
-		} else if (!strcmp(name, "y_true") && !d->y_true) {
-			rc = npz_reader_load_i32(r, &d->y_true, &nyt);
-		} else if (!strcmp(name, "flipped") && !fl) {
-			rc = npz_reader_load_i32(r, &fl, &nfl);
-			if (rc >= 0)
-				rc = validate_flipped(fl, nfl, src);
-		} else if (!strcmp(name, "x") && !d->x) {
-			const struct npy_header *h = npz_reader_header(r);
-			if (validate_float(h, src, "x")) {
-				rc = -1;
-				break;
-			}
-			if (h->ndim < 2 || h->ndim > 4) {
-				rc = mp_error("%s: 'x' has %d dimensions (want (N, C, H, W))",
-					      src, h->ndim);
-				break;
-			}
-			d->shape = (struct shape){ 1, 1, 1 };
-			if (h->ndim == 4)
-				d->shape = (struct shape){ (int)h->shape[1], (int)h->shape[2],
-							   (int)h->shape[3] };
-			else if (h->ndim == 3)
-				d->shape = (struct shape){ 1, (int)h->shape[1], (int)h->shape[2] };
-			else
-				d->shape = (struct shape){ (int)h->shape[1], 1, 1 };
-			for (int k = 1; k < h->ndim; k++)
-				if (h->shape[k] < 1 || h->shape[k] > INT32_MAX) {
-					rc = mp_error("%s: 'x' has an empty or huge sample shape", src);
-					goto out;
-				}
-			rc = npz_reader_load_f32(r, &d->x, NULL);
-			nx = (size_t)h->shape[0];
-		} else {
+		else if (samples_is_label(name))
+			rc = samples_labels_take(&l, r);
+		else if (!strcmp(name, "x") && !d->x)
+			rc = load_x(d, r, &nx);
+		else
 			rc = npz_reader_skip(r);
-		}
 		if (rc < 0)
 			break;
 	}
-out:
-	if (rc >= 0 && !d->y)
+	if (rc >= 0 && !l.y)
 		rc = mp_error("%s: the data has no labels 'y'", src);
 	if (rc >= 0 && !d->x)
 		rc = mp_error("%s: the data has no 'x'", src);
-	if (rc >= 0 && ny != nx)
-		rc = mp_error("%s: 'y' has %zu labels but 'x' has %zu samples", src, ny, nx);
-	if (rc >= 0 && d->y_true && nyt != nx)
-		rc = mp_error("%s: 'y_true' has %zu labels but 'x' has %zu samples", src, nyt, nx);
-	if (rc >= 0 && fl && nfl != nx)
-		rc = mp_error("%s: 'flipped' has %zu entries but 'x' has %zu samples", src, nfl, nx);
+	if (rc >= 0)
+		rc = samples_labels_rows(&l, nx, src, "x");
 	if (rc >= 0 && nx == 0)
 		rc = mp_error("%s: the data has no samples", src);
-	d->n = nx;
-	d->max_label = -1;
-	for (size_t i = 0; rc >= 0 && i < nx; i++) {
-		int32_t a = d->y[i], b = d->y_true ? d->y_true[i] : 0;
-		if (a < 0 || b < 0) {
-			rc = mp_error("%s: negative label %d at sample %zu", src,
-				      a < 0 ? a : b, i);
-			break;
-		}
-		if (a >= VALIDATE_MAX_CLASSES || b >= VALIDATE_MAX_CLASSES) {
-			rc = mp_error("%s: label %d at sample %zu is too large (more than %d classes)",
-				      src, a > b ? a : b, i, VALIDATE_MAX_CLASSES);
-			break;
-		}
-		d->max_label = a > d->max_label ? a : d->max_label;
-		d->max_label = b > d->max_label ? b : d->max_label;
-	}
-	if (rc >= 0 && fl) {
-		d->flipped = xmalloc(nx);
-		for (size_t i = 0; i < nx; i++)
-			d->flipped[i] = fl[i] != 0;
-	}
-	free(fl);
+	int32_t top = -1;
+	if (rc >= 0)
+		rc = samples_labels_max(&l, src, &top);
+	d->max_label = top;
 	if (rc >= 0)
 		rc = validate_meta_classes(&d->meta, src, &d->classes_meta);
 	npz_reader_free(r);
+	d->n = nx;
+	d->y = l.y;
+	d->y_true = l.y_true;
+	d->flipped = l.flipped;
 	if (rc < 0) {
 		train_data_release(d);
 		return -1;
@@ -245,23 +208,12 @@ struct trainer {
 	int level;
 };
 
-/* Shortest decimal that reads back as the same double. */
-static void fmt_double(char *buf, size_t cap, double v)
-{
-	for (int p = 6; p <= 17; p++) {
-		snprintf(buf, cap, "%.*g", p, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
 /* A checkpoint's train.* keys: written in the shortest exact form, read
  * back with an error that names the key. */
 static void ckpt_set_double(struct meta *m, const char *key, double v)
 {
-	char buf[64];
-	fmt_double(buf, sizeof buf, v);
-	meta_set(m, key, "%s", buf);
+	char buf[MP_DOUBLE_CHARS];
+	meta_set(m, key, "%s", mp_fmt_double(buf, v));
 }
 
 static int ckpt_double(const struct meta *m, const char *key, double *v)
@@ -602,13 +554,13 @@ static double evaluate(struct trainer *t)
 	return (double)correct / (double)d->n;
 }
 
-static void progress(const struct trainer *t, size_t done, size_t total, double loss)
+static void progress(struct mp_progress *p, const struct trainer *t, size_t done,
+		     size_t total, double loss)
 {
 	int width = 30, fill = (int)((double)width * done / total);
-	fprintf(stderr, "\r%s: epoch %ld [%.*s%*s] %3d%% loss %.4f", mp_progname,
-		t->epoch + 1, fill, "==============================", width - fill, "",
-		(int)(100.0 * done / total), loss);
-	fflush(stderr);
+	mp_progress_show(p, "epoch %ld [%.*s%*s] %3d%% loss %.4f", t->epoch + 1, fill,
+			 "==============================", width - fill, "",
+			 (int)(100.0 * done / total), loss);
 }
 
 /* One epoch; -1 on interruption or a diverged loss. */
@@ -637,8 +589,8 @@ static int run_epoch(struct trainer *t, struct stats *st)
 	size_t sz = shape_size(d->shape), n = d->n;
 	size_t correct = 0, correct_true = 0;
 	double loss_sum = 0;
-	int tty = mp_stderr_is_tty();
-	double last = mp_now();
+	struct mp_progress pg;
+	mp_progress_start(&pg, 1, 0.2, 72);
 	if (t->shuffle) {
 		for (size_t i = 0; i < n; i++)
 			t->perm[i] = (int32_t)i;
@@ -679,13 +631,9 @@ static int run_epoch(struct trainer *t, struct stats *st)
 		if (mp_interrupted)
 			return mp_error("interrupted in epoch %ld; the last checkpoint "
 					"stays as it was", t->epoch + 1);
-		if (tty && mp_now() - last > 0.2) {
-			progress(t, i + (size_t)B, n, loss_sum / (double)(i + (size_t)B));
-			last = mp_now();
-		}
+		progress(&pg, t, i + (size_t)B, n, loss_sum / (double)(i + (size_t)B));
 	}
-	if (tty)
-		fprintf(stderr, "\r%*s\r", 72, "");
+	mp_progress_end(&pg);
 	st->loss = loss_sum / (double)n;
 	st->acc = (double)correct / (double)n;
 	st->acc_true = d->y_true ? (double)correct_true / (double)n : -1;
@@ -776,10 +724,11 @@ static const char log_header[] = "epoch\tloss\ttrain_acc\ttrain_acc_true\ttest_a
  */
 static int open_log(struct trainer *t, const char *path)
 {
-	char *keep = NULL, *line = NULL, *tmp = NULL;
-	size_t nkeep = 0, cap = 0;
+	char *line = NULL, *tmp = NULL;
+	struct mp_buf keep = MP_BUF_INIT;      /* the rows a resumed run keeps */
+	size_t cap = 0;
 	int ret = -1, fd = -1;
-	FILE *in = NULL, *mem = NULL;
+	FILE *in = NULL;
 	struct stat sb;
 	int exists = stat(path, &sb) == 0;
 	int special = exists && !S_ISREG(sb.st_mode);
@@ -790,9 +739,6 @@ static int open_log(struct trainer *t, const char *path)
 			mp_error("cannot read '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		mem = open_memstream(&keep, &nkeep);
-		if (!mem)
-			die("out of memory");
 		ssize_t len;
 		for (long lineno = 1; (len = getline(&line, &cap, in)) > 0; lineno++) {
 			if (line[len - 1] != '\n')
@@ -814,18 +760,15 @@ static int open_log(struct trainer *t, const char *path)
 				if (e > t->epoch)
 					break;
 			}
-			fputs(line, mem);
+			mp_buf_addstr(&keep, line);
 		}
 		if (ferror(in)) {
 			mp_error("cannot read '%s': %s", path, strerror(errno));
 			goto out;
 		}
-		if (fclose(mem))
-			die("out of memory");
-		mem = NULL;
 	}
-	const char *text = nkeep ? keep : log_header;
-	size_t len = nkeep ? nkeep : strlen(log_header);
+	const char *text = keep.len ? keep.s : log_header;
+	size_t len = keep.len ? keep.len : strlen(log_header);
 	if (special) {
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
@@ -858,11 +801,9 @@ out:
 		mp_tmp_discard(tmp);
 		free(tmp);
 	}
-	if (mem)
-		fclose(mem);
 	if (in)
 		fclose(in);
-	free(keep);
+	mp_buf_release(&keep);
 	free(line);
 	return ret;
 }

@@ -18,13 +18,11 @@
 
 int transplant_bias_parse(const char *s, enum transplant_bias *b)
 {
-	if (!strcmp(s, "zero"))
-		*b = TRANSPLANT_BIAS_ZERO;
-	else if (!strcmp(s, "keep"))
-		*b = TRANSPLANT_BIAS_KEEP;
-	else
-		return mp_error("unknown bias mode '%s' (zero or keep)", s);
-	return 0;
+	/* Indexed by enum transplant_bias. */
+	static const char *const names[] = { "zero", "keep" };
+	int i = mp_parse_choice(s, names, 2, "unknown bias mode");
+	*b = i < 0 ? *b : (enum transplant_bias)i;
+	return i < 0 ? -1 : 0;
 }
 
 static int is_float(enum npy_dtype t)

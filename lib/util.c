@@ -237,16 +237,23 @@ char *xstrdup(const char *s)
 	return memcpy(xmalloc(n), s, n);
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	MP_ASSERT(n >= 0);
+	char *s = xmalloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	MP_ASSERT(n >= 0);
-	char *s = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	char *s = xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
 }
@@ -289,6 +296,77 @@ int parse_double(const char *s, double min, double max, double *out)
 		return mp_error("'%s' is out of range [%g, %g]", s, min, max);
 	*out = v;
 	return 0;
+}
+
+int mp_parse_choice(const char *s, const char *const *names, int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	struct mp_buf list = MP_BUF_INIT;
+	for (int i = 0; i < n; i++)
+		mp_buf_printf(&list, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+			      names[i]);
+	mp_error("%s '%s' (%s)", what, s, list.s ? list.s : "");
+	mp_buf_release(&list);
+	return -1;
+}
+
+char *mp_fmt_double(char buf[MP_DOUBLE_CHARS], double v)
+{
+	for (int p = 6; p <= 17; p++) {
+		snprintf(buf, MP_DOUBLE_CHARS, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+/* ---- growing strings ---- */
+
+static void buf_reserve(struct mp_buf *b, size_t more)
+{
+	if (b->cap - b->len > more)
+		return;
+	if (b->len + more + 1 < b->len)
+		oom();
+	size_t want = (b->len + more + 1) * 2;
+	b->s = xrealloc(b->s, want);
+	b->cap = want;
+}
+
+void mp_buf_add(struct mp_buf *b, const void *data, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->s + b->len, data, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void mp_buf_addstr(struct mp_buf *b, const char *s)
+{
+	mp_buf_add(b, s, strlen(s));
+}
+
+void mp_buf_printf(struct mp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	MP_ASSERT(n >= 0);
+	buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void mp_buf_release(struct mp_buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
 }
 
 static void tmp_register(char *path)
@@ -438,6 +516,36 @@ void mp_close_stdout(void)
 int mp_stderr_is_tty(void)
 {
 	return isatty(STDERR_FILENO);
+}
+
+void mp_progress_start(struct mp_progress *p, int want, double every, int width)
+{
+	p->on = want && mp_stderr_is_tty();
+	p->every = every;
+	p->width = width;
+	p->last = mp_now();
+}
+
+void mp_progress_show(struct mp_progress *p, const char *fmt, ...)
+{
+	va_list ap;
+	if (!p->on)
+		return;
+	double now = mp_now();
+	if (p->every > 0 && !(now - p->last > p->every))
+		return;
+	fprintf(stderr, "\r%s: ", mp_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+	p->last = now;
+}
+
+void mp_progress_end(struct mp_progress *p)
+{
+	if (p->on)
+		fprintf(stderr, "\r%*s\r", p->width, "");
 }
 
 double mp_now(void)

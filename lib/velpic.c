@@ -11,12 +11,14 @@
  * these vectors (see transplant).
  */
 #include "probe.h"
+#include "probes.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn.h"
 #include "npz.h"
 #include "util.h"
 #include "validate.h"
@@ -46,9 +48,8 @@ int velpic_write(const struct probe_fit *f, const struct probe_fit_opts *o,
 		 const char *out, int level, const struct meta *add)
 {
 	struct meta m = META_INIT;
-	struct npy_header h;
-	struct npz_writer *w = NULL;
 	float *v = xaligned_calloc((size_t)f->classes * f->dim, sizeof *v);
+	struct probe_member w = { "w", { 0 }, v };
 	int ret = -1;
 
 	velpic_vectors(f, v);
@@ -56,17 +57,8 @@ int velpic_write(const struct probe_fit *f, const struct probe_fit_opts *o,
 	probe_meta_fit(&m, f, o, "velpic");
 	if (add)
 		meta_merge(&m, add);
-	if (!(w = npz_writer_open(out, level)))
-		goto out;
-	if (npz_writer_add_meta(w, &m) ||
-	    npy_header_2d(&h, NPY_F4, f->classes, (int64_t)f->dim) ||
-	    npz_writer_add(w, "w", &h, v))
-		goto out;
-	ret = npz_writer_close(w);
-	w = NULL;
-out:
-	if (w)
-		npz_writer_abort(w);
+	if (!npy_header_2d(&w.h, NPY_F4, f->classes, (int64_t)f->dim))
+		ret = probe_stream_write(out, level, &m, &w, 1);
 	free(v);
 	meta_release(&m);
 	return ret;
@@ -81,21 +73,14 @@ void velpic_probe_release(struct velpic_probe *p)
 
 int velpic_probe_load(struct velpic_probe *p, const char *path)
 {
+	static const char *const members[] = { "w" };
 	struct npz_bundle b;
-	const char *src = path && strcmp(path, "-") ? path : "standard input";
+	const char *src;
+	double *w = NULL;
 	memset(p, 0, sizeof *p);
-	if (npz_bundle_load(&b, path))
+	if (probe_stream_load(&b, path, "velpic", members, 1, &src))
 		return -1;
-	const char *kind = meta_get(&b.meta, "probe");
 	const struct npz_array *a = npz_bundle_get(&b, "w");
-	if (kind && strcmp(kind, "velpic")) {
-		mp_error("%s: this is a '%s' probe, not a velpic probe", src, kind);
-		goto fail;
-	}
-	if (!a) {
-		mp_error("%s: not a velpic probe (no 'w' member)", src);
-		goto fail;
-	}
 	if (validate_float(&a->h, src, "w"))
 		goto fail;
 	if (a->h.ndim != 2 || a->h.shape[0] < 1 || a->h.shape[1] < 1 || a->h.shape[0] > (1 << 20)) {
@@ -104,20 +89,22 @@ int velpic_probe_load(struct velpic_probe *p, const char *path)
 	}
 	p->classes = (int)a->h.shape[0];
 	p->dim = (size_t)a->h.shape[1];
+	w = xmallocarray(a->h.count, sizeof *w);
+	if (probe_stream_f64(&b, "w", src, p->dim, w))
+		goto fail;
 	p->w = xaligned_calloc(a->h.count, sizeof *p->w);
-	for (size_t i = 0; i < a->h.count; i++) {
-		p->w[i] = a->h.dtype == NPY_F4 ? ((const float *)a->data)[i]
-					       : (float)((const double *)a->data)[i];
-		if (!isfinite(p->w[i])) {
+	for (size_t i = 0; i < a->h.count; i++)
+		if (!isfinite(p->w[i] = (float)w[i])) {   /* float64 beyond float32 */
 			mp_error("%s: 'w' has a non-finite value in row %zu", src, i / p->dim);
 			goto fail;
 		}
-	}
+	free(w);
 	p->meta = b.meta;
 	memset(&b.meta, 0, sizeof b.meta);
 	npz_bundle_release(&b);
 	return 0;
 fail:
+	free(w);
 	npz_bundle_release(&b);
 	velpic_probe_release(p);
 	return -1;
@@ -129,13 +116,41 @@ int velpic_score(void *ctx, const float *x, size_t n, float *score, int32_t *pre
 	size_t C = (size_t)p->classes, D = p->dim;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)C, (int)D,
 		    1.0f, x, (int)D, p->w, (int)D, 0.0f, score, (int)C);
-	for (size_t i = 0; i < n; i++) {
-		const float *s = score + i * C;
-		size_t best = 0;
-		for (size_t c = 1; c < C; c++)
-			if (s[c] > s[best])
-				best = c;
-		pred[i] = (int32_t)best;
-	}
+	for (size_t i = 0; i < n; i++)
+		pred[i] = nn_argmax(score + i * C, (int)C);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- registry */
+
+/* One component per class, whatever the k rule asked. */
+static int velpic_fit_run(const struct probe_run *r)
+{
+	struct probe_fit_opts o = r->fit;
+	o.components = 1;
+	return probe_fit_run(r, &o, 0, velpic_write);
+}
+
+static int velpic_load(struct probe_scorer *sc, const char *path)
+{
+	struct velpic_probe *p = xmalloc(sizeof *p);
+	if (velpic_probe_load(p, path)) {
+		free(p);
+		return -1;
+	}
+	*sc = (struct probe_scorer){ p->classes, p->dim, velpic_score, p, &p->meta };
+	return 0;
+}
+
+static void velpic_unload(struct probe_scorer *sc)
+{
+	velpic_probe_release(sc->ctx);
+	free(sc->ctx);
+}
+
+const struct probe_kind probe_velpic = {
+	"velpic", "VeLPIC",
+	"the class whose sign-fixed top eigenvector has the largest dot product with the row",
+	"w float32 (C, D)",
+	0, velpic_fit_run, velpic_load, velpic_unload,
+};

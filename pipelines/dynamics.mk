@@ -5,7 +5,7 @@
 # data → corrupt (the authors' labels: --rng numpy --seed 42) → train with
 # the `dynamics` checkpoint schedule until the stopping rule → at every
 # checkpoint, every probed layer: activations of train and test → MASC and
-# VeLPIC fitted on the corrupted labels → scored on test (true labels) and
+# VeLPIC (or $(PROBES)) fitted on the corrupted labels → scored on test (true labels) and
 # train (corrupted and true labels) → VeLPIC of the last hidden layer
 # transplanted into the final layer (bias zeroed, bias kept) → scored.
 # Everything lands in $(OUT); the table is $(OUT)/dynamics.tsv:
@@ -32,6 +32,10 @@ TRAIN_OPTS ?=
 # KEEP_ACTS=1 caches activations under $(OUT)/acts; 0 streams them.
 KEEP_ACTS  ?= 1
 VAR        ?= 0.99
+# PROBES: the probes fitted at every checkpoint (empty: those of
+# pipelines/probes.sh, masc velpic).
+PROBES     ?=
+export PROBES
 RESULTS    ?= results
 OUT        ?= $(RESULTS)/$(DATA)-$(ARCH)-p$(P)-run$(RUN)$(if $(LIMIT),-n$(LIMIT))
 
@@ -58,7 +62,7 @@ $(shell mkdir -p $(OUT))
 $(call stamp,data-train,$(DATA) $(P) $(LIMIT))
 $(call stamp,data-test,$(DATA) $(TEST_LIMIT))
 $(call stamp,train,$(ARCH) $(RUN) $(MAX_EPOCHS) $(SAVE) $(UNTIL) $(TRAIN_OPTS))
-$(call stamp,probe,$(VAR))
+$(call stamp,probe,$(VAR)$(if $(PROBES), $(PROBES)))
 
 all: $(OUT)/dynamics.tsv
 

@@ -270,7 +270,7 @@ write('d.npz', 'data.classes=10\n', [('x', np.zeros((3, 1, 1, 1), np.float32)), 
 write('neg.npz', 'data.classes=10\n', [('y', np.array([1, -1, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])
 write('big.npz', 'data.classes=10\n', [('y', np.array([1, 10, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])
 write('yt.npz', 'data.classes=10\n', [('y', np.array([1, 2, 3])), ('y_true', np.array([1, 12, 3])), ('x', np.zeros((3, 1, 1, 1), np.float32))])"
-	fails_with "label -1 at index 1 of 'y' is outside 0..9" corrupt -p 0.5 neg.npz
+	fails_with "label -1 at index 1 of 'y' is negative" corrupt -p 0.5 neg.npz
 	fails_with "label 10 at index 1 of 'y' is outside 0..9" corrupt -p 0.5 big.npz
 	fails_with "label 12 at index 1 of 'y_true' is outside 0..9" corrupt -p 0.5 yt.npz
 }
@@ -282,7 +282,7 @@ write('yt.npz', None, [('y', np.array([1, 2, 3])), ('y_true', np.array([1, 2])),
 write('x.npz', None, [('y', np.array([1, 2, 3])), ('x', np.zeros((4, 1), np.float32))])
 write('y2.npz', None, [('y', np.array([[1, 2, 3]])), ('x', np.zeros((3, 1), np.float32))])
 write('yf.npz', None, [('y', np.array([1.0, 2.0, 3.0])), ('x', np.zeros((3, 1), np.float32))])"
-	fails_with "member 'y_true' has 2 labels but 'y' has 3" corrupt -p 0.5 yt.npz
+	fails_with "member 'y_true' has 2 values but 'y' has 3" corrupt -p 0.5 yt.npz
 	fails_with "member 'x' has shape \(4, 1\) but 'y' has 3 labels" corrupt -p 0.5 x.npz -o out.npz
 	[ ! -e out.npz ]
 	fails_with "member 'y' has shape \(1, 3\)" corrupt -p 0.5 y2.npz

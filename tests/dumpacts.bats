@@ -293,7 +293,7 @@ write('ok.npz', 'data.classes=10\n', [('y', y), ('y_true', y), ('flipped', np.ze
 	check max.npz "^dumpacts: max.npz: label 2147483647 at index 5 of 'y' is outside 0..9$"
 	check flip.npz "^dumpacts: flip.npz: member 'flipped' has value 7 at index 0, expected 0 or 1$"
 	check huge.npz "^dumpacts: huge.npz: meta.txt: invalid data.classes '2147483647'"
-	check twelve.npz "^dumpacts: twelve.npz: the data has 12 classes \(meta.txt\) but the model has 10$"
+	check twelve.npz "^dumpacts: twelve.npz: the stream has 12 classes \(meta.txt\) but the model has 10$"
 	dumpacts -m sd.npz --predict -o ok-p.npz ok.npz
 	dumpacts -m sd.npz --layers fc1 -o ok-a.npz ok.npz
 }

@@ -299,15 +299,15 @@ write('inf.npz', '', [('y', y), ('act', np.full((50, 20), np.inf, np.float32))])
 	check fit nan.npz; assert_regex "$stderr" "row 17 of 'act' is not finite"
 	check fit late.npz; assert_regex "$stderr" "no 'y' member before 'act'"
 	check fit nolab.npz; assert_regex "$stderr" "no 'y' member"
-	check fit count.npz; assert_regex "$stderr" "50 rows but 'y' has 49 labels"
-	check fit range.npz; assert_regex "$stderr" "label 2 of 'y' at row [0-9]+ is not below data.classes=2"
+	check fit count.npz; assert_regex "$stderr" "member 'y' has 49 values but 'act' has 50"
+	check fit range.npz; assert_regex "$stderr" "label 2 at index [0-9]+ of 'y' is outside 0..1"
 	check fit neg.npz; assert_regex "$stderr" "is negative"
 	check fit flat.npz; assert_regex "$stderr" "row per sample"
 	check fit missing.npz
 	check fit trunc.npz
 	check predict -m p.npz nan.npz; assert_regex "$stderr" "row 17 of 'act' is not finite"
 	check predict -m p.npz wide.npz; assert_regex "$stderr" "7 values but the probe has D=20"
-	check predict -m p.npz count.npz; assert_regex "$stderr" "'y' has 49 entries"
+	check predict -m p.npz count.npz; assert_regex "$stderr" "member 'y' has 49 values but 'act' has 50"
 	check predict -m v.npz test.npz; assert_regex "$stderr" "'velpic' probe, not a masc probe"
 	check predict -m train.npz test.npz; assert_regex "$stderr" "not a masc probe"
 	check predict -m p.npz trunc.npz

@@ -195,7 +195,7 @@ write('ok.npz', 'data.classes=4\nmodel.classes=4\n', [('y', y), ('pred', pred), 
 	check max.npz "^score: max.npz: label 2147483647 at index 3 of 'y' is outside 0..3$"
 	check nocl.npz "^score: nocl.npz: label -5 at index 1 of 'y' is negative$"
 	check huge.npz "^score: huge.npz: meta.txt: invalid data.classes '2147483647'"
-	check width.npz "^score: width.npz: member 'score' has 4 columns but meta.txt says 10 classes$"
+	check width.npz "^score: width.npz: the stream has 10 classes \(meta.txt\) but 'score' has 4$"
 	check mix.npz "^score: mix.npz: meta.txt: data.classes=10 but model.classes=4$"
 	run --separate-stderr score -H ok.npz
 	assert_success

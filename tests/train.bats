@@ -126,7 +126,7 @@ write('e12.npz', 'data.classes=12\n', [('y', y), ('x', x)])"
 	check i4.npz; assert_regex "$stderr" "i4.npz: member 'x' has dtype '<i4': features must be float32 or float64"
 	check flip.npz; assert_regex "$stderr" "flip.npz: member 'flipped' has value 7 at index 0, expected 0 or 1"
 	check huge.npz; assert_regex "$stderr" "huge.npz: meta.txt: invalid data.classes '2147483647'"
-	check max.npz; assert_regex "$stderr" "max.npz: label 2147483647 at sample 3 is too large"
+	check max.npz; assert_regex "$stderr" "max.npz: label 2147483647 of 'y' is too large"
 	check --classes 12 d.npz; assert_regex "$stderr" "the training data has 10 classes \(meta.txt\) but the model has 12"
 	check --eval e12.npz d.npz; assert_regex "$stderr" "the --eval data has 12 classes \(meta.txt\) but the model has 10"
 }

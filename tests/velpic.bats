@@ -178,5 +178,5 @@ write('flip.npz', 'data.classes=3\n', [('y', y), ('flipped', np.full(50, 7, np.u
 	check predict -m wnan.npz test.npz; assert_regex "$stderr" "^velpic: wnan.npz: 'w' has a non-finite value in row 1$"
 	check predict -m v.npz ten.npz; assert_regex "$stderr" "^velpic: ten.npz: label 10 at index 4 of 'y' is outside 0..2$"
 	check predict -m v.npz flip.npz; assert_regex "$stderr" "^velpic: flip.npz: member 'flipped' has value 7 at index 0, expected 0 or 1$"
-	check fit ten.npz; assert_regex "$stderr" "label 10 of 'y' at row 4 is not below data.classes=3"
+	check fit ten.npz; assert_regex "$stderr" "^velpic: ten.npz: label 10 at index 4 of 'y' is outside 0..2$"
 }
