@@ -44,7 +44,10 @@ endif
 
 TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
 BINS     = $(addprefix bin/,$(TOOLS))
-LIB_SRC  = $(wildcard lib/*.c)
+# lib/ in layers, each using only those before it: core (util, par,
+# gemm, ...), stream (npy, npz, meta, samples), data (loaders, corrupt),
+# nn (layers, models, train, acts), probe (gram, eig, the probes), cli.
+LIB_SRC  = $(wildcard lib/*/*.c)
 LIB_OBJ  = $(patsubst lib/%.c,build/lib/%.o,$(LIB_SRC))
 LIB      = build/libmemprobe.a
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -58,10 +61,11 @@ MAN5     = $(wildcard man/*.5)
 
 all: $(BINS)
 
-build/lib/%.o: lib/%.c $(wildcard include/*.h) | build/lib
+build/lib/%.o: lib/%.c $(wildcard include/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# --version (lib/cli.c): `git describe` of this checkout, else VERSION (a
+# --version (lib/cli/cli.c): `git describe` of this checkout, else VERSION (a
 # tree without its git history). Only cli.o sees it, and it is rebuilt
 # when build/VERSION, rewritten only on a change, is newer.
 VERSION ?= 0.0
@@ -70,7 +74,8 @@ MEMPROBE_VERSION := $(shell test -e .git && git describe --always --dirty --tags
 build/VERSION: FORCE | build/lib
 	@echo '$(MEMPROBE_VERSION)' | cmp -s - $@ || echo '$(MEMPROBE_VERSION)' >$@
 
-build/lib/cli.o: lib/cli.c build/VERSION $(wildcard include/*.h) | build/lib
+build/lib/cli/cli.o: lib/cli/cli.c build/VERSION $(wildcard include/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) '-DMEMPROBE_VERSION="$(MEMPROBE_VERSION)"' $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
@@ -115,7 +120,8 @@ FUZZ_OPTS    = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 FUZZ_LIB     = build/fuzz/libmemprobe.a
 FUZZ_REPLAY_OBJ = $(patsubst tests/fuzz/%.c,build/tests/fuzz/%.o,$(FUZZ_SRC) tests/fuzz/fuzz.c)
 
-build/fuzz/lib/%.o: lib/%.c $(wildcard include/*.h) | build/fuzz/lib
+build/fuzz/lib/%.o: lib/%.c $(wildcard include/*.h)
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_LIB): $(patsubst lib/%.c,build/fuzz/lib/%.o,$(LIB_SRC))

@@ -1,5 +1,5 @@
 /*
- * bench_npz: NPZ stream throughput (lib/npz.c) for one 200 MB float32
+ * bench_npz: NPZ stream throughput (lib/stream/npz.c) for one 200 MB float32
  * member, written and read stored and deflated (level 1, the default, and
  * 6), beside the machine's limits measured in the same run on the same
  * bytes: memcpy, write(2) and read(2) of the bytes to and from a tmpfs

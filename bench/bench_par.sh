@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/bench_par.sh: the worker pool (lib/par.c) against OpenMP (GCC's
+# bench/bench_par.sh: the worker pool (lib/core/par.c) against OpenMP (GCC's
 # libgomp, the same par_for contract built with make PAR=openmp) on what
 # the pool is for: whole training epochs of the papers' MLP (batch 32, SGD)
 # and CNN (batch 128, Adam) on MNIST, timed as the train process itself,

@@ -155,7 +155,7 @@ static void stepper_init(struct stepper *s, struct shape in, int classes, int B)
 		s->y[i] = i % classes;
 }
 
-/* One training step as lib/train.c runs it. */
+/* One training step as lib/nn/train.c runs it. */
 static void step(struct stepper *s)
 {
 	s->m.mode = MODEL_TRAIN;

@@ -2,7 +2,7 @@
  * corrupt: replace a fraction of a data stream's labels, keeping the truth.
  * Reads a data stream (meta.txt, y, [y_true, flipped], x), writes it back
  * with corrupted y, the original labels as y_true, flipped = (y != y_true),
- * and x streamed through unchanged. lib/corrupt.c does the work.
+ * and x streamed through unchanged. lib/data/corrupt.c does the work.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * dumpacts: run a checkpoint over a data stream and write the outputs of
  * named layers (one activation stream per layer, from one forward pass),
- * or the model's own predictions. The work is lib/acts.c.
+ * or the model's own predictions. The work is lib/nn/acts.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  *   masc predict    the class of smallest angle for every row of a stream
  *   masc quadratic  the matrices Q_c = V_c^T V_c of the equivalent
  *                   quadratic classifier argmax_c x^T Q_c x
- * lib/probe.c and lib/masc.c do the work; lib/cli.c the command line
+ * lib/probe/probe.c and lib/probe/masc.c do the work; lib/cli/cli.c the command line
  * masc shares with velpic.
  */
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * train: train one of the papers' architectures (arch.h's table) on a data
  * stream, exactly as the authors did by default (PAPER.md), saving
  * checkpoints on a schedule and stopping at a target training accuracy;
- * resume bit for bit. The loop is lib/train.c; this file parses options.
+ * resume bit for bit. The loop is lib/nn/train.c; this file parses options.
  */
 #include <math.h>
 #include <stdio.h>

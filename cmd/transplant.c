@@ -1,7 +1,7 @@
 /*
  * transplant: write a VeLPIC probe's vectors into a checkpoint's final
  * linear layer (bias zeroed or kept) and write the edited checkpoint.
- * lib/transplant.c does the work.
+ * lib/probe/transplant.c does the work.
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *   velpic fit      per class the unit top eigenvector of S_c = X_c^T X_c,
  *                   sign-fixed by the mean over all training rows
  *   velpic predict  argmax_c v_c . x for every row of a stream
- * lib/probe.c and lib/velpic.c do the work; lib/cli.c the command line
+ * lib/probe/probe.c and lib/probe/velpic.c do the work; lib/cli/cli.c the command line
  * velpic shares with masc.
  */
 #include <stdio.h>

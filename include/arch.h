@@ -10,7 +10,7 @@
  *   const struct arch *a = arch_find("cnn");        // NULL: unknown
  *   int batch = arch_batch(a, (struct shape){ 3, 32, 32 });   // 32
  *
- * The table sits above model.c: each builder (lib/mlp.c, cnn.c,
+ * The table sits above model.c: each builder (lib/nn/mlp.c, cnn.c,
  * alexnet.c, resnet.c) adds layers with model.h's building blocks, and
  * model.c knows no architecture.
  */
@@ -55,10 +55,10 @@ void arch_help_defaults(FILE *f, int indent);
 void arch_help_layers(FILE *f, int indent);
 
 /* The builders, one file each. */
-int mlp_build(struct model *m);                 /* lib/mlp.c */
-int cnn_build(struct model *m);                 /* lib/cnn.c */
-int alexnet_build(struct model *m);             /* lib/alexnet.c */
+int mlp_build(struct model *m);                 /* lib/nn/mlp.c */
+int cnn_build(struct model *m);                 /* lib/nn/cnn.c */
+int alexnet_build(struct model *m);             /* lib/nn/alexnet.c */
 int alexnet_cifar_build(struct model *m);
-int resnet18_build(struct model *m);            /* lib/resnet.c */
+int resnet18_build(struct model *m);            /* lib/nn/resnet.c */
 
 #endif

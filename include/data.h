@@ -126,7 +126,7 @@ int data_write(struct data_set *d, struct npz_writer *w, enum data_norm norm,
 	       const struct meta *extra, int progress);
 void data_release(struct data_set *d);
 
-/* ---- for the loaders (lib/idx.c, cifar.c, digits.c, tinyimagenet.c) ---- */
+/* ---- for the loaders (lib/data/idx.c, cifar.c, digits.c, tinyimagenet.c) ---- */
 
 /* The directories to search for a set: o->dir alone when given, else
  * $MEMPROBE_DATA/NAME (or data/NAME) then the set's system folder if it

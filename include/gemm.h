@@ -22,7 +22,7 @@ void gemm1(int ta, int tb, int M, int N, int K, float alpha,
 	   float beta, float *C, int ldc);
 
 /*
- * Single-threaded kernels for the layers' own shapes (lib/gemm512.c):
+ * Single-threaded kernels for the layers' own shapes (lib/core/gemm512.c):
  * AVX-512 register-blocked loops where the CPU has it (OpenBLAS
  * otherwise), with no packing, so that a product of 32 rows costs no more
  * than its arithmetic. Callers split their work into tasks themselves.

@@ -128,7 +128,7 @@ struct model {
 /* Build an architecture of the table (arch.h) for one sample's input
  * shape and a class count; parameters are zero until model_init_params
  * or model_load. -1 with a message for an unknown name or an input the
- * architecture cannot take. Defined in lib/arch.c, above the builders:
+ * architecture cannot take. Defined in lib/nn/arch.c, above the builders:
  * model.c itself knows no architecture. */
 int model_build(struct model *m, const char *arch, struct shape input,
 		int classes);
@@ -183,7 +183,7 @@ void model_set_meta(const struct model *m, struct meta *meta);
 int model_write(const struct model *m, struct npz_writer *w);
 /* Build the model a checkpoint's meta describes and load its tensors
  * (float32 or float64 arrays of exactly the registered shapes; every one
- * must be present). Other members are ignored. In lib/arch.c, as
+ * must be present). Other members are ignored. In lib/nn/arch.c, as
  * model_build. */
 int model_load(struct model *m, const struct npz_bundle *b);
 /* model_load's second half: fill a model laid out for the checkpoint

@@ -1,5 +1,5 @@
 /*
- * probes.h: the registry of probes (lib/probes.c), the one list of them:
+ * probes.h: the registry of probes (lib/probe/probes.c), the one list of them:
  * each probe's name, what it writes, and its fit and predict behind one
  * interface, so that a driver (`masc fit`, `velpic predict`, or a future
  * `probe fit NAME`) needs to know no probe by name:

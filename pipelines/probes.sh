@@ -1,7 +1,7 @@
 # pipelines/probes.sh: the probes the pipelines fit, score and tabulate,
 # sourced by probe-epoch, summarize, final-table and plot (and PROBES set
 # for dynamics.mk reaches them through the environment). The one place
-# that names them on this side; lib/probes.c registers every probe there
+# that names them on this side; lib/probe/probes.c registers every probe there
 # is.
 #
 # PROBES: the probes, in the order of the rows, columns and figures:

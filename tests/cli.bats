@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tests/cli.bats: the command-line conventions every tool shares (lib/cli.c):
+# tests/cli.bats: the command-line conventions every tool shares (lib/cli/cli.c):
 # --version, one message for an unknown option, one bound per option
 # meaning, and no NPZ stream written to a terminal unless -o - or --force
 # says so (tried on a real pseudo-terminal).

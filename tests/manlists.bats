@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # tests/manlists.bats: the man pages and the README list exactly what the
-# architecture and data-set tables (lib/arch.c, lib/data.c) hold, in the
+# architecture and data-set tables (lib/nn/arch.c, lib/data/data.c) hold, in the
 # tables' order, with the same defaults, probed layers, final layers,
 # shapes and stopping accuracies. --help is printed from the tables, so it
 # cannot disagree; the docs are written by hand, so a new architecture or

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tests/stream.bats: the stream layer (lib/npy.c, lib/npz.c, lib/meta.c)
+# tests/stream.bats: the stream layer (lib/stream/npy.c, lib/stream/npz.c, lib/stream/meta.c)
 # from the shell, through the test driver build/tests/tools/npzcat: pipes,
 # determinism, writers that fail, interop with NumPy both ways (files and
 # pipes, stored and deflated, np.savez and np.savez_compressed, a member

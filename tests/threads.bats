@@ -107,7 +107,7 @@ same_at_every_thread_count() { # ARCH DATA EPOCHS [OPTS...]
 }
 
 # A tool that succeeds under the same limit exits too: exit() leaves
-# before the library destructors (mp_init in lib/util.c).
+# before the library destructors (mp_init in lib/core/util.c).
 @test "threads: a tool that succeeds under a tight ulimit -v exits" {
 	case ${MEMPROBE_SANITIZE:-} in *address*) skip "ulimit -v and ASan do not go together" ;; esac
 	for t in masc velpic train score; do

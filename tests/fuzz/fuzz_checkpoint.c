@@ -2,7 +2,7 @@
  * fuzz_checkpoint.c: checkpoint validation, as dumpacts and train
  * --resume do it: the stream held whole (npz_bundle_load), the model its
  * meta.txt describes built and its tensors checked and loaded
- * (model_load, lib/model.c), the RNG state taken, and one forward pass.
+ * (model_load, lib/nn/model.c), the RNG state taken, and one forward pass.
  *
  * Input: the raw stream ("PK..."), or 'S' (store) / 'D' (deflate) and
  * sections (fuzz.h) "NAME+PAD\n" + bytes that become the members; "+PAD"

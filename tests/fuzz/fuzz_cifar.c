@@ -1,6 +1,6 @@
 /*
  * fuzz_cifar.c: CIFAR-10 and CIFAR-100 in their binary version
- * (lib/cifar.c).
+ * (lib/data/cifar.c).
  *
  * Input: a mode byte, then the file:
  *   bit 0      0: CIFAR-10, 1: CIFAR-100

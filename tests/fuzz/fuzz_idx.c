@@ -1,5 +1,5 @@
 /*
- * fuzz_idx.c: MNIST's IDX files (lib/idx.c), raw or gzip-compressed.
+ * fuzz_idx.c: MNIST's IDX files (lib/data/idx.c), raw or gzip-compressed.
  *
  * Input: a mode byte, then
  *   0..3       one IDX file for idx_read with 1..4 dimensions;

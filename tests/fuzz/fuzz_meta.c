@@ -1,5 +1,5 @@
 /*
- * fuzz_meta.c: meta.txt (lib/meta.c) and the parsers the tools apply to
+ * fuzz_meta.c: meta.txt (lib/stream/meta.c) and the parsers the tools apply to
  * its values (numbers, the model's input shape).
  *
  * Oracles: what meta_parse accepts, meta_format writes back as text that

@@ -1,5 +1,5 @@
 /*
- * fuzz_npy.c: the .npy header (lib/npy.c), two ways in.
+ * fuzz_npy.c: the .npy header (lib/stream/npy.c), two ways in.
  *
  *   - bytes that start with "\x93NUMPY": a whole .npy file, put in a zip
  *     as the one member "a.npy" and read through the stream reader, which

@@ -1,5 +1,5 @@
 /*
- * fuzz_npz.c: the NPZ stream reader (lib/npz.c) as the tools use it.
+ * fuzz_npz.c: the NPZ stream reader (lib/stream/npz.c) as the tools use it.
  *
  * Input: either the raw bytes of a stream ("PK..."), or 'S' (store) / 'D'
  * (deflate) followed by sections (fuzz.h: "NAME+PAD\n" then the member's

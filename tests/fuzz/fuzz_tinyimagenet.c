@@ -1,5 +1,5 @@
 /*
- * fuzz_tinyimagenet.c: Tiny ImageNet (lib/tinyimagenet.c): the folder
+ * fuzz_tinyimagenet.c: Tiny ImageNet (lib/data/tinyimagenet.c): the folder
  * walk, wnids.txt and val_annotations.txt, and every JPEG's decode.
  *
  * Input: a mode byte, then

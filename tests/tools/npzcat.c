@@ -1,6 +1,6 @@
 /*
- * npzcat: a test-only driver of the stream library (lib/npy.c, lib/npz.c,
- * lib/meta.c), so that tests/stream.bats can exercise it from the shell:
+ * npzcat: a test-only driver of the stream library (lib/stream/npy.c, lib/stream/npz.c,
+ * lib/stream/meta.c), so that tests/stream.bats can exercise it from the shell:
  * list members with checksums, print values, copy streams member by member,
  * write streams of chosen dtypes, shapes and levels (and fail on purpose).
  * Built by `make units` into build/tests/tools/npzcat; never installed.

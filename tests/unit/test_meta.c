@@ -1,6 +1,6 @@
 /*
- * test_meta.c: meta.txt (lib/meta.c: parse, format, set, get, merge,
- * argv) and the utilities the stream layer stands on (lib/util.c: checked
+ * test_meta.c: meta.txt (lib/stream/meta.c: parse, format, set, get, merge,
+ * argv) and the utilities the stream layer stands on (lib/core/util.c: checked
  * number parsing, error messages, size arithmetic, aligned allocation,
  * temporary output files and their removal by die() and by signals).
  */

@@ -1,12 +1,12 @@
 /*
- * test_npy.c: the .npy header dict parser and formatter (lib/npy.c): the
+ * test_npy.c: the .npy header dict parser and formatter (lib/stream/npy.c): the
  * dicts NumPy writes and the variations a robust parser must accept (key
  * order, spaces, trailing commas, Python 2 long suffixes, every rank), the
  * ones it must reject with a message naming the member and the problem
  * (Fortran order, big-endian, object, half, structured, too many dims,
  * overflowing shapes, zero dimensions included), and format -> parse round
  * trips of the preamble.
- * Format 2.0/3.0 preambles are read by lib/npz.c: see test_npz.c.
+ * Format 2.0/3.0 preambles are read by lib/stream/npz.c: see test_npz.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

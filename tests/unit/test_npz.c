@@ -1,5 +1,5 @@
 /*
- * test_npz.c: NPZ streams (lib/npz.c) end to end in C: round trips of
+ * test_npz.c: NPZ streams (lib/stream/npz.c) end to end in C: round trips of
  * every dtype and shape at every level, determinism, streamed and copied
  * members, bundles, the conversions on load, the writer's temporary file
  * and stdout hold, pipes, and the reader's verdict on damaged input:

@@ -1,7 +1,7 @@
 /*
- * test_samples.c: the stream layer of lib/samples.c (the class count's one
+ * test_samples.c: the stream layer of lib/stream/samples.c (the class count's one
  * rule and its messages, label checks, the sample shape of x) and the
- * probe registry of lib/probes.c.
+ * probe registry of lib/probe/probes.c.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * test_scatter.c: scatter streams (lib/scatter.c). Rows of 4 classes in
+ * test_scatter.c: scatter streams (lib/probe/scatter.c). Rows of 4 classes in
  * three shards, each accumulated with gram_acc and saved; the merge of
  * the three must equal one accumulation of all rows (up to the order of
  * the additions), with the counts, column sums and meta summed; lying or

@@ -1,5 +1,5 @@
 /*
- * test_util.c: the small helpers of lib/util.c that several modules share:
+ * test_util.c: the small helpers of lib/core/util.c that several modules share:
  * the growing string, the shortest round-trip double, and the parsing of
  * a name from a list (with the message every *_parse function gives).
  */

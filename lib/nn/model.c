@@ -1,6 +1,6 @@
 /*
  * model.c: networks as layer lists over activation slots, the building
- * blocks the architectures' builders use (lib/arch.c and the presets sit
+ * blocks the architectures' builders use (lib/nn/arch.c and the presets sit
  * above this file: it knows no architecture), forward and backward
  * dispatch, PyTorch default initialisation, the tensors of a checkpoint.
  */
