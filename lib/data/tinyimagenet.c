@@ -377,7 +377,8 @@ static int assign_labels(struct tin *t, enum data_split split, char *wnids,
 		mp_error("'%s': wnids.txt lists no classes", t->src);
 		goto out;
 	}
-	qsort(w, nw, sizeof *w, cmp_str);
+	if (nw > 1)                /* qsort's base may not be NULL, even for 0 */
+		qsort(w, nw, sizeof *w, cmp_str);
 	for (size_t i = 1; i < nw; i++)
 		if (!strcmp(w[i], w[i - 1])) {
 			mp_error("'%s': wnids.txt lists '%s' twice", t->src, w[i]);
@@ -399,7 +400,8 @@ static int assign_labels(struct tin *t, enum data_split split, char *wnids,
 			if (tab2)
 				*tab2 = '\0';
 		}
-		qsort(ann, na, sizeof *ann, cmp_str);
+		if (na > 1)
+			qsort(ann, na, sizeof *ann, cmp_str);
 		for (size_t i = 1; i < na; i++)
 			if (!strcmp(ann[i], ann[i - 1])) {
 				mp_error("'%s': val_annotations.txt lists '%s' twice",
@@ -433,7 +435,8 @@ static int assign_labels(struct tin *t, enum data_split split, char *wnids,
 		}
 		it->label = (int)(hit - w);
 	}
-	qsort(t->it, t->n, sizeof *t->it, split == DATA_TEST ? cmp_key : cmp_train);
+	if (t->n > 1)
+		qsort(t->it, t->n, sizeof *t->it, split == DATA_TEST ? cmp_key : cmp_train);
 	ret = 0;
 out:
 	free(ann);
