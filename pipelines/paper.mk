@@ -17,16 +17,9 @@
 # dynamics.mk its own folder's (pipelines/lock.mk): a second paper.mk, or a
 # dynamics.mk on a run this one is making, fails at once, naming the
 # process that holds it.
-PAIRS   ?= mlp-mnist cnn-mnist mlp-fashion-mnist cnn-fashion-mnist \
-           mlp-cifar10 cnn-cifar10 resnet18-cifar10 alexnet-tiny-imagenet \
-           alexnet-cifar-cifar100
-PS      ?= 0 0.2 0.4 0.6 0.8 1
-RUNS    ?= 1 2 3
-KEEP_ACTS ?= 0
-RESULTS ?= results
-DYN_OPTS ?=
 
 HERE := $(dir $(lastword $(MAKEFILE_LIST)))
+include $(HERE)grid.mk
 TOP  := $(abspath $(HERE)..)
 export PATH := $(TOP)/bin:$(PATH)
 # The tools look for data in $MEMPROBE_DATA (default ./data): make it the

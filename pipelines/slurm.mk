@@ -26,14 +26,6 @@
 # sets it), others leave it pending (scancel it, fix, submit again).
 # Memory per task: what one cell's training and probing need: for the MLP
 # on MNIST about 1 GB; more for the wide layers of AlexNet and ResNet.
-PAIRS   ?= mlp-mnist cnn-mnist mlp-fashion-mnist cnn-fashion-mnist \
-           mlp-cifar10 cnn-cifar10 resnet18-cifar10 alexnet-tiny-imagenet \
-           alexnet-cifar-cifar100
-PS      ?= 0 0.2 0.4 0.6 0.8 1
-RUNS    ?= 1 2 3
-KEEP_ACTS ?= 0
-RESULTS ?= results
-DYN_OPTS ?=
 # sbatch settings (empty: the cluster's default).
 PARTITION ?=
 ACCOUNT   ?=
@@ -44,6 +36,7 @@ SBATCH_OPTS ?=
 WAIT      ?= 0
 
 HERE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+include $(HERE)/grid.mk
 SHELL := /bin/bash
 # What paper.mk is told, here and in the gather job: the same grid.
 GRID := PAIRS='$(PAIRS)' PS='$(PS)' RUNS='$(RUNS)' KEEP_ACTS='$(KEEP_ACTS)' \
