@@ -114,6 +114,9 @@ int npz_reader_read_rows_f64(struct npz_reader *r, double *buf, size_t rows);
 int npz_reader_read_values_f32(struct npz_reader *r, float *buf, size_t n);
 int npz_reader_read_values_f64(struct npz_reader *r, double *buf, size_t n);
 
+/* Read past every member left, each checked as it goes by (sizes, CRC):
+ * 0 when the stream is sound to its end, for readers that stop early. */
+int npz_reader_drain(struct npz_reader *r);
 void npz_reader_free(struct npz_reader *r);
 
 /* ---- writing ---- */

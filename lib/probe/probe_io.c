@@ -258,14 +258,11 @@ static int train_block(void *ctx, const void *block, size_t first, size_t m)
 int probe_train_read(struct probe_train *t, int f64, probe_consume_fn consume, void *ctx)
 {
 	struct train_read tr = { t, f64, { 0, 0, 0, 0 }, consume, ctx };
-	int rc;
 	mp_progress_start(&tr.pg, t->progress, 0, 60);
 	if (probe_read_rows(t->r, t->rows, t->dim, f64, PROBE_READ_BYTES, train_block, &tr))
 		return -1;
 	/* The rest of the stream must be sound too. */
-	while ((rc = npz_reader_next(t->r)) > 0)
-		;
-	return rc < 0 ? -1 : 0;
+	return npz_reader_drain(t->r);
 }
 
 void probe_train_release(struct probe_train *t)

@@ -211,10 +211,7 @@ int scatter_load(struct scatter *s, const char *path)
 	for (int c = 0; c < s->classes; c++)
 		if (!(s->s[c] = read_class(r, s->dim, src, c)))
 			goto fail;
-	int rc;
-	while ((rc = npz_reader_next(r)) > 0)
-		;
-	if (rc < 0)
+	if (npz_reader_drain(r))
 		goto fail;
 	npz_reader_free(r);
 	return 0;
@@ -273,13 +270,9 @@ int scatter_merge(const char *const *paths, int n, const char *out, int level)
 		if (npz_writer_write(w, acc, dd * sizeof *acc))
 			goto out;
 	}
-	for (int i = 0; i < n; i++) {   /* the rest of each input must be sound */
-		int rc;
-		while ((rc = npz_reader_next(r[i])) > 0)
-			;
-		if (rc < 0)
+	for (int i = 0; i < n; i++)     /* the rest of each input must be sound */
+		if (npz_reader_drain(r[i]))
 			goto out;
-	}
 	if (npz_writer_end(w))
 		goto out;
 	ret = npz_writer_close(w);

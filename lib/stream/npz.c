@@ -921,6 +921,14 @@ int npz_reader_read_values_f64(struct npz_reader *r, double *buf, size_t n)
 	return read_values(r, buf, n, 1);
 }
 
+int npz_reader_drain(struct npz_reader *r)
+{
+	int rc;
+	while ((rc = npz_reader_next(r)) > 0)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
 void npz_reader_free(struct npz_reader *r)
 {
 	if (!r)
