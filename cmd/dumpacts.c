@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 {
 	struct dumpacts_opts o = {
 		.cli = { .usage = usage, .help = help,
-			 .flags = CLI_OUTPUT | CLI_COMPRESS | CLI_STORE | CLI_NPZ },
+			 .flags = CLI_OUTPUT | CLI_COMPRESS | CLI_STORE | CLI_QUIET | CLI_NPZ },
 		.batch = 256,
 	};
 	struct npz_bundle ck;
@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 		.outdir = o.outdir, .output = o.cli.output, .predict = o.predict,
 		.batch = o.batch, .level = o.cli.level, .model_path = o.model,
 		.bn_mode = has_bn || o.bn_batch ? (o.bn_batch ? "batch" : "eval") : NULL,
+		.quiet = o.cli.quiet,
 	};
 	mp_defer_signals(1);
 	if (acts_run(&m, &ck.meta, &ao))

@@ -193,13 +193,16 @@ int main(int argc, char **argv)
 {
 	struct train_cmd_opts o = {
 		.cli = { .usage = usage, .help = help, .epilog = epilog, .help_width = 25,
-			 .flags = CLI_COMPRESS },
+			 .flags = CLI_COMPRESS | CLI_QUIET,
+			 .quiet_help = "nothing on standard error but errors (no progress,\n"
+				       "no line per epoch)" },
 		.t = TRAIN_OPTS_INIT,
 	};
 
 	par_blas_reexec(argv);
 	mp_init(argc, argv);
 	parse_args(argc, argv, &o);
+	o.t.quiet = o.cli.quiet;
 	par_init(o.threads);
 	mp_defer_signals(1);
 	if (train_run(&o.t))

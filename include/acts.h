@@ -30,6 +30,7 @@ struct acts_opts {
 	int level;                      /* deflate level */
 	const char *model_path;         /* for meta.txt */
 	const char *bn_mode;            /* NULL, or dumpacts.bn_mode in meta.txt */
+	int quiet;                      /* 1: no progress on a terminal */
 };
 
 /* Run `m` (loaded from a checkpoint whose meta is ck_meta) over the data. */

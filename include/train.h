@@ -74,6 +74,7 @@ struct train_opts {
 	int fresh_optimizer;
 	int compress;                   /* deflate level of checkpoints */
 	int eval_batch;                 /* 0: default */
+	int quiet;                      /* 1: nothing on stderr but errors */
 };
 
 #define TRAIN_OPTS_INIT { .lr = -1, .momentum = -1, .max_epochs = 500, \

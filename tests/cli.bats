@@ -218,7 +218,7 @@ mkstream() {
 	[ ! -e ./- ]
 }
 
-@test "cli: -q silences the progress shown on a terminal" {
+@test "cli: -q silences the progress shown on a terminal, and train's epoch lines" {
 	need_pty
 	mkstream
 	run pty_run tty.log out.npz mkdata mnist --data-dir d
@@ -229,6 +229,23 @@ mkstream() {
 	run tty_text
 	assert_output ""
 	run pty_run tty.log out.npz masc fit -q d.npz
+	assert_success
+	run tty_text
+	assert_output ""
+	# train -q: no banner, no line per epoch, the same checkpoint
+	train --arch mlp --max-epochs 1 --until never --save 1 -d ck d.npz 2>train.err
+	grep -q "^train: epoch 1: loss" train.err
+	run --separate-stderr train -q --arch mlp --max-epochs 1 --until never --save 1 -d ck2 d.npz
+	assert_success
+	assert_equal "$stderr" ""
+	cmp <("$TOP/build/tests/tools/npzcat" list ck/epoch-001.npz | grep -v '^meta') \
+	    <("$TOP/build/tests/tools/npzcat" list ck2/epoch-001.npz | grep -v '^meta')
+	# dumpacts -q: no progress on a terminal
+	run pty_run tty.log a.npz dumpacts -m ck/epoch-001.npz -l fc1 d.npz
+	assert_success
+	# (30 samples go by too fast to show a count: the line it cleared)
+	grep -q $'\r' tty.log
+	run pty_run tty.log a.npz dumpacts -q -m ck/epoch-001.npz -l fc1 d.npz
 	assert_success
 	run tty_text
 	assert_output ""

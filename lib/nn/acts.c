@@ -213,7 +213,7 @@ static int process_x(struct npz_reader *r, struct model *m, const struct meta *c
 	if (open_outs(outs, nout, dmeta, ck, o, lb, n))
 		return -1;
 	xb = xaligned_calloc((size_t)B * shape_size(m->input), sizeof(float));
-	mp_progress_start(&pg, 1, 0.2, 60);
+	mp_progress_start(&pg, !o->quiet, 0.2, 60);
 	for (size_t i = 0; i < n; i += (size_t)B) {
 		int rows = (int)(n - i < (size_t)B ? n - i : (size_t)B);
 		if (npz_reader_read_rows_f32(r, xb, (size_t)rows))

@@ -590,7 +590,7 @@ static int run_epoch(struct trainer *t, struct stats *st)
 	size_t correct = 0, correct_true = 0;
 	double loss_sum = 0;
 	struct mp_progress pg;
-	mp_progress_start(&pg, 1, 0.2, 72);
+	mp_progress_start(&pg, !t->o->quiet, 0.2, 72);
 	if (t->shuffle) {
 		for (size_t i = 0; i < n; i++)
 			t->perm[i] = (int32_t)i;
@@ -691,6 +691,8 @@ static int log_row(struct trainer *t, const struct stats *st, double secs)
 		if (log_append(t, row))
 			return -1;
 	}
+	if (t->o->quiet)
+		return 0;
 	if (st->loss < 0) {
 		if (st->test >= 0)
 			fprintf(stderr, "%s: epoch %ld: test %.2f%%\n", mp_progname,
@@ -889,7 +891,8 @@ int train_run(const struct train_opts *o)
 		snprintf(until, sizeof until, "epoch %ld", o->max_epochs);
 	else
 		snprintf(until, sizeof until, "%g%% (or epoch %ld)", t.until, o->max_epochs);
-	fprintf(stderr, "%s: %s, %zu parameters, %s lr %g, batch %d, %zu samples "
+	if (!o->quiet)
+		fprintf(stderr, "%s: %s, %zu parameters, %s lr %g, batch %d, %zu samples "
 		"%dx%dx%d, %d classes, until %s, %d threads\n", mp_progname,
 		t.m.arch, t.m.nparams, optim_kind_name(t.opt.kind), t.opt.lr, t.batch,
 		t.data.n, t.m.input.c, t.m.input.h, t.m.input.w, t.m.classes,
@@ -924,7 +927,7 @@ int train_run(const struct train_opts *o)
 			goto out;
 		}
 		if (done) {
-			if (100.0 * st.acc >= t.until)
+			if (100.0 * st.acc >= t.until && !o->quiet)
 				fprintf(stderr, "%s: training accuracy %.2f%% reached %g%% "
 					"at epoch %ld\n", mp_progname, 100 * st.acc, t.until,
 					t.epoch);
