@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 		.cli = { .usage = usage, .help = help,
 			 .quiet_help = "no progress, no summary of k_c on standard error (fit)" },
 		.name = "masc", .commands = commands, .streamless = 1u << MASC_QUADRATIC,
-		.show_k = 1, .fit = PROBE_FIT_OPTS_INIT, .own = masc_option,
+		.fit = PROBE_FIT_OPTS_INIT, .own = masc_option,
 	};
 	struct meta add = META_INIT;
 
@@ -77,21 +77,16 @@ int main(int argc, char **argv)
 	mp_init(argc, argv);
 	cli_probe_parse(&p, argc, argv, "t:k:", longopts);
 	par_init(0);
-	if (p.cmd == CLI_PROBE_FIT) {
-		cli_probe_fit(&p, masc_write, argc, argv);
+	if (p.cmd != MASC_QUADRATIC) {
+		cli_probe_run(&p, argc, argv);
 	} else {
 		struct masc_probe m;
 		if (masc_probe_load(&m, p.probe))
 			die_lib();
-		struct probe_scorer sc = { m.classes, m.dim, masc_score, &m, &m.meta };
-		if (p.cmd == CLI_PROBE_PREDICT) {
-			cli_probe_predict(&p, &sc, argc, argv);
-		} else {
-			cli_probe_meta(&p, &add, &m.meta, argc, argv);
-			if (masc_quadratic_write(&m, p.cli.output, p.cli.level, &add))
-				die_lib();
-			meta_release(&add);
-		}
+		cli_probe_meta(&p, &add, &m.meta, argc, argv);
+		if (masc_quadratic_write(&m, p.cli.output, p.cli.level, &add))
+			die_lib();
+		meta_release(&add);
 		masc_probe_release(&m);
 	}
 	mp_close_stdout();

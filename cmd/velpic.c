@@ -41,19 +41,9 @@ int main(int argc, char **argv)
 
 	par_blas_reexec(argv);
 	mp_init(argc, argv);
-	p.fit.components = 1;
 	cli_probe_parse(&p, argc, argv, NULL, NULL);
 	par_init(0);
-	if (p.cmd == CLI_PROBE_FIT) {
-		cli_probe_fit(&p, velpic_write, argc, argv);
-	} else {
-		struct velpic_probe v;
-		if (velpic_probe_load(&v, p.probe))
-			die_lib();
-		struct probe_scorer sc = { v.classes, v.dim, velpic_score, &v, &v.meta };
-		cli_probe_predict(&p, &sc, argc, argv);
-		velpic_probe_release(&v);
-	}
+	cli_probe_run(&p, argc, argv);
 	mp_close_stdout();
 	return 0;
 }

@@ -144,7 +144,6 @@ struct cli_probe {
 	const char *const *commands;    /* "fit", "predict", then the tool's
 					   own; NULL-terminated */
 	unsigned streamless;            /* bit i: command i reads no STREAM */
-	int show_k;                     /* fit's summary lists each class's k_c */
 	struct probe_fit_opts fit;      /* fit's defaults */
 	/* The tool's options of its own (NULL: none): return 1 if the option
 	 * is for fit only, 0 if not; a usage error dies in it. */
@@ -167,26 +166,16 @@ struct cli_probe {
 void cli_probe_parse(struct cli_probe *p, int argc, char **argv, const char *shortopts,
 		     const struct option *longopts);
 
-/* What writes a fitted probe (masc_write, velpic_write). */
-typedef int (*cli_probe_write_fn)(const struct probe_fit *f, const struct probe_fit_opts *o,
-				  const char *out, int level, const struct meta *add);
-
-/* fit: probe_fit() over p->input, its warnings, unless -q a summary on
- * standard error ("TOOL: layer L, N rows of D values, C classes, METHOD",
- * then ": k = k_0 ... (total K)" with p->show_k), then write() with the
- * key NAME.argv added; dies on failure. */
-void cli_probe_fit(const struct cli_probe *p, cli_probe_write_fn write, int argc,
-		   char **argv);
+/* Run p->cmd, fit or predict, through the probe registry (probes.h):
+ * the probe called p->name fits p->input (its warnings, unless -q its
+ * summary, the key NAME.argv added) or predicts it with the probe -m
+ * (the probe's keys and NAME.predict.argv added); dies on failure. */
+void cli_probe_run(const struct cli_probe *p, int argc, char **argv);
 
 /* The meta.txt keys added to what is made from a probe (predictions, masc's
  * quadratic matrices): the probe's own keys (probe, probe.*, NAME.*),
  * then NAME.COMMAND.argv. */
 void cli_probe_meta(const struct cli_probe *p, struct meta *add,
 		    const struct meta *probe_meta, int argc, char **argv);
-
-/* predict: the prediction stream of p->input by the scorer sc (of a probe
- * whose meta.txt is sc->probe_meta) to the output; dies on failure. */
-void cli_probe_predict(const struct cli_probe *p, const struct probe_scorer *sc,
-		       int argc, char **argv);
 
 #endif

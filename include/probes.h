@@ -68,6 +68,10 @@ const struct probe_kind *probe_find(const char *name);
  * keys (probe, probe.*, NAME.*) and then r->add. */
 int probe_kind_predict(const struct probe_kind *k, const struct probe_run *r);
 
+/* The probe's own keys in src (probe, probe.*, NAME.*) set in dst: what
+ * is made from a probe carries them. */
+void probe_kind_keys(struct meta *dst, const struct meta *src, const char *name);
+
 /* For a subspace probe's fit (MASC, VeLPIC): probe_fit with options o,
  * its warnings and (unless r->quiet) its summary, with the k list when
  * with_k, then write(fit, o, r->out, r->level, r->add). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "npz.h"
+#include "probes.h"
 #include "util.h"
 #include "validate.h"
 
@@ -405,58 +406,34 @@ void cli_probe_parse(struct cli_probe *p, int argc, char **argv, const char *sho
 	cli_done(c);
 }
 
-static void probe_summary(const struct cli_probe *p, const struct probe_fit *f)
+void cli_probe_run(const struct cli_probe *p, int argc, char **argv)
 {
-	fprintf(stderr, "%s: layer %s, %zu rows of %zu values, %d classes, %s",
-		mp_progname, probe_layer(&f->meta, f->member), f->rows, f->dim,
-		f->classes, probe_method_str(f->method));
-	if (p->show_k) {
-		fprintf(stderr, ": k =");
-		for (int c = 0; c < f->classes; c++)
-			fprintf(stderr, " %d", (int)f->k[c]);
-		fprintf(stderr, " (total %zu)", f->ktotal);
-	}
-	fputc('\n', stderr);
-}
-
-void cli_probe_fit(const struct cli_probe *p, cli_probe_write_fn write, int argc,
-		   char **argv)
-{
-	struct probe_fit f;
+	const struct probe_kind *k = probe_find(p->name);
 	struct meta add = META_INIT;
-	if (probe_fit(&f, p->input, &p->fit))
+	if (!k)
 		die_lib();
-	probe_fit_warnings(&f);
-	if (!p->cli.quiet)
-		probe_summary(p, &f);
-	meta_set_argv(&add, p->name, argc, argv);
-	if (write(&f, &p->fit, p->cli.output, p->cli.level, &add))
+	struct probe_run r = { p->input, p->cli.output, p->cli.level, p->probe, p->fit,
+			       p->cli.quiet, &add };
+	int rc;
+	if (p->cmd == CLI_PROBE_FIT) {
+		meta_set_argv(&add, p->name, argc, argv);
+		rc = k->fit(&r);
+	} else {
+		char *tool = xasprintf("%s.%s", p->name, p->commands[p->cmd]);
+		meta_set_argv(&add, tool, argc, argv);
+		free(tool);
+		rc = probe_kind_predict(k, &r);
+	}
+	if (rc)
 		die_lib();
-	probe_fit_release(&f);
 	meta_release(&add);
 }
 
 void cli_probe_meta(const struct cli_probe *p, struct meta *add,
 		    const struct meta *probe_meta, int argc, char **argv)
 {
-	size_t n = strlen(p->name);
-	for (size_t i = 0; i < probe_meta->n; i++) {
-		const char *k = probe_meta->keys[i];
-		if (!strcmp(k, "probe") || !strncmp(k, "probe.", 6) ||
-		    (!strncmp(k, p->name, n) && k[n] == '.'))
-			meta_set(add, k, "%s", probe_meta->vals[i]);
-	}
+	probe_kind_keys(add, probe_meta, p->name);
 	char *tool = xasprintf("%s.%s", p->name, p->commands[p->cmd]);
 	meta_set_argv(add, tool, argc, argv);
 	free(tool);
-}
-
-void cli_probe_predict(const struct cli_probe *p, const struct probe_scorer *sc,
-		       int argc, char **argv)
-{
-	struct meta add = META_INIT;
-	cli_probe_meta(p, &add, sc->probe_meta, argc, argv);
-	if (probe_predict(p->input, p->cli.output, p->cli.level, sc, &add))
-		die_lib();
-	meta_release(&add);
 }

@@ -46,9 +46,7 @@ int probe_fit_run(const struct probe_run *r, const struct probe_fit_opts *o, int
 	return ret;
 }
 
-/* The probe's own keys (probe, probe.*, NAME.*), carried into what is
- * made from it. */
-static void probe_keys(struct meta *dst, const struct meta *src, const char *name)
+void probe_kind_keys(struct meta *dst, const struct meta *src, const char *name)
 {
 	size_t len = strlen(name);
 	for (size_t i = 0; i < src->n; i++) {
@@ -66,7 +64,7 @@ int probe_kind_predict(const struct probe_kind *k, const struct probe_run *r)
 	int ret;
 	if (k->load(&sc, r->probe))
 		return -1;
-	probe_keys(&add, sc.probe_meta, k->name);
+	probe_kind_keys(&add, sc.probe_meta, k->name);
 	if (r->add)
 		meta_merge(&add, r->add);
 	ret = probe_predict(r->in, r->out, r->level, &sc, &add);
