@@ -45,8 +45,12 @@
  * nice-19 process busy on one core (seconds per epoch, pool / libgomp):
  * MLP 14.9 / 14.3 at 1 thread, 14.6 / 61.9 at 2, 15.7 / 14.1 at 4;
  * CNN 25.0 / 28.1, 28.4 / 56.3, 29.5 / 29.9. Even otherwise, libgomp's
- * barrier costs 2-4x at 2 threads as soon as one core is shared. Switch
- * only if it shows libgomp clearly ahead on a quiet machine.
+ * barrier costs 2-4x at 2 threads as soon as one core is shared. On the
+ * same machine quiet: MLP 10.46 / 10.36, 5.74 / 5.61 (a first run gave
+ * 7.18 / 5.59), 5.80 / 5.68; CNN 19.97 / 25.04, 10.86 / 9.96, 12.53 /
+ * 11.86: libgomp 2-8% ahead at 2 threads (its workers spin before they
+ * sleep, ours sleep at once), not enough to give up the rest. A short
+ * spin before sleeping is the way to close that gap.
  */
 #define _GNU_SOURCE          /* sched_getaffinity, CPU_COUNT */
 #include "par.h"
