@@ -13,7 +13,7 @@ load helpers
 		layer["nn.h"] = "nn"; layer["gemm.h"] = "core" }
 	FNR == 1 { split(FILENAME, p, "/"); L = p[2]; base = p[3]; sub(/\.c$/, ".h", base)
 		   if (!(base in layer)) layer[base] = L; file[FILENAME] = L }
-	/^#include "/ { h = $2; gsub(/"/, "", h); inc[FILENAME, h] = 1; incs[FILENAME] = incs[FILENAME] " " h }
+	/^#include "/ { h = $2; gsub(/"/, "", h); incs[FILENAME] = incs[FILENAME] " " h }
 	END { bad = 0
 	      for (f in incs) { m = split(incs[f], hs, " ")
 		for (i = 1; i <= m; i++) { h = hs[i]

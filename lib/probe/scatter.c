@@ -16,9 +16,7 @@
 #include "npy.h"
 #include "npz.h"
 #include "util.h"
-
-/* Classes and width beyond any real probe: C as validate.c bounds it. */
-#define SCATTER_MAX_CLASSES 1000000
+#include "validate.h"
 
 void scatter_release(struct scatter *s)
 {
@@ -88,10 +86,12 @@ static int load_1d(struct npz_reader *r, const char *src, const char *name,
 	int rc = npz_reader_next(r);
 	if (rc < 0)
 		return -1;
-	if (!rc || strcmp(npz_reader_name(r), name))
-		return mp_error("%s: member '%s' expected, found %s%s%s", src, name,
-				rc ? "'" : "the end of the stream", rc ? npz_reader_name(r) : "",
-				rc ? "'" : "");
+	if (!rc)
+		return mp_error("%s: member '%s' expected, found the end of the stream",
+				src, name);
+	if (strcmp(npz_reader_name(r), name))
+		return mp_error("%s: member '%s' expected, found '%s'", src, name,
+				npz_reader_name(r));
 	const struct npy_header *h = npz_reader_header(r);
 	if (h->dtype != t || h->ndim != 1)
 		return mp_error("%s: member '%s' must be 1-D %s, not %d-D %s", src, name,
@@ -137,8 +137,8 @@ static struct npz_reader *open_scatter(struct scatter *s, const char *src)
 	if (load_1d(r, src, "count", NPY_I8, &p, &nc))
 		goto fail;
 	s->count = p;
-	if (nc < 1 || nc > SCATTER_MAX_CLASSES) {
-		mp_error("%s: %zu classes (1 to %d)", src, nc, SCATTER_MAX_CLASSES);
+	if (nc < 1 || nc > VALIDATE_MAX_CLASSES) {
+		mp_error("%s: %zu classes (1 to %d)", src, nc, VALIDATE_MAX_CLASSES);
 		goto fail;
 	}
 	s->classes = (int)nc;
